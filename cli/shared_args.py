@@ -1,0 +1,35 @@
+"""Flags every runner shares (`--replicate`, `--default_hparams`, `--quiet`, `--evaluate_only_at_end`)."""
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+from cli import arg_utils
+from foundations.hparams import Hparams
+
+
+@dataclass
+class JobArgs(Hparams):
+    """How a job runs and where it is stored. None of these enter the hash."""
+
+    replicate: int = 1
+    default_hparams: Optional[str] = None
+    quiet: bool = False
+    evaluate_only_at_end: bool = False
+
+    _name = 'High-Level Arguments'
+    _description = 'Arguments that determine how the job is run and where it is stored.'
+    _replicate = ('The index of this particular replicate. '
+                  'Use a different replicate number to run another copy of the same experiment.')
+    _default_hparams = 'Populate all arguments with the default hyperparameters for this model.'
+    _quiet = 'Suppress output logging about the training status.'
+    _evaluate_only_at_end = 'Run the test set only before and after training. Otherwise, will run every epoch.'
+
+    def validate(self, prefix: str = None) -> None:
+        self.check_at_least(self.replicate, 1, '--replicate')
+
+
+def maybe_get_default_hparams(argv: List[str]):
+    """The `LotteryDesc` preset named by `--default_hparams`, or None. Raises HparamsError for unknown models."""
+    from models import registry
+    model_name = arg_utils.maybe_get_arg(argv, 'default_hparams')
+    return registry.get_default_hparams(model_name) if model_name else None

@@ -1,0 +1,75 @@
+"""CIFAR-10 (Krizhevsky 2009): 50,000 + 10,000 colour 32x32 images in 10 classes.
+
+Read with torchvision's CIFAR10 class from `<dataset_root>/cifar10/cifar-10-batches-py/` (the python version of the
+dataset, as the original OpenLTH stores it). CIFAR-10 cannot be shipped with this repository: when the folder is
+missing it is downloaded with torchvision if the platform allows it, and otherwise the run stops with a message
+saying where to put it. Normalisation uses the ImageNet mean and std, as the original does; training augmentation is
+a random crop with 4 pixels of zero padding and a random horizontal flip.
+"""
+
+import contextlib
+import os
+
+import torch
+import torchvision
+
+from datasets import base
+from datasets.errors import DatasetUnavailable
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+NUM_TRAIN_EXAMPLES = 50000
+NUM_TEST_EXAMPLES = 10000
+NUM_CLASSES = 10
+
+
+class _CIFAR10(torchvision.datasets.CIFAR10):
+    """torchvision's reader, checking that the files exist rather than their MD5 (so that test fixtures in the
+    real on-disk format, and re-pickled copies, load)."""
+
+    def _check_integrity(self) -> bool:
+        files = [name for name, _ in self.train_list + self.test_list] + [self.meta['filename']]
+        return all(os.path.isfile(os.path.join(self.root, self.base_folder, name)) for name in files)
+
+
+def folder(platform) -> str:
+    return os.path.join(platform.dataset_root, 'cifar10')
+
+
+def ensure_available(platform) -> None:
+    """Make sure `cifar-10-batches-py` exists, downloading it if allowed; raise DatasetUnavailable otherwise."""
+    root = folder(platform)
+    probe = _CIFAR10.__new__(_CIFAR10)
+    probe.root = root
+    if probe._check_integrity():
+        return
+    if platform.allow_download and platform.is_primary_process:
+        try:
+            with open(os.devnull, 'w') as devnull, contextlib.redirect_stdout(devnull):
+                _CIFAR10(root=root, train=True, download=True)
+        except Exception:  # noqa: BLE001 - any network failure means the same thing to the user
+            pass
+    platform.barrier()
+    if not probe._check_integrity():
+        raise DatasetUnavailable(
+            f'CIFAR-10 not found: put the python version of CIFAR-10 (the folder cifar-10-batches-py from '
+            f'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz) at '
+            f'{os.path.join(root, "cifar-10-batches-py")}, or set OPEN_LTH_DATASET_ROOT to a folder that holds '
+            f'cifar10/cifar-10-batches-py')
+
+
+def _load(platform, train: bool, augment: bool) -> base.Dataset:
+    ensure_available(platform)
+    data = _CIFAR10(root=folder(platform), train=train, download=False)
+    examples = torch.from_numpy(data.data)  # (N, 32, 32, 3) uint8
+    return base.Dataset(examples, data.targets, NUM_CLASSES, MEAN, STD, augment=augment)
+
+
+def get_train_set(platform, use_augmentation: bool) -> base.Dataset:
+    """The training images, uint8 (50000, 32, 32, 3); augmented (crop + flip) when `use_augmentation`."""
+    return _load(platform, train=True, augment=use_augmentation)
+
+
+def get_test_set(platform) -> base.Dataset:
+    """The test images, uint8 (10000, 32, 32, 3), never augmented."""
+    return _load(platform, train=False, augment=False)

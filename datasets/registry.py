@@ -1,0 +1,104 @@
+"""Datasets by name, the order in which dataset transformations apply, and loaders built from DatasetHparams.
+
+A dataset is a module exposing NUM_TRAIN_EXAMPLES, NUM_TEST_EXAMPLES, NUM_CLASSES, `get_train_set(platform,
+use_augmentation)` and `get_test_set(platform)`. Adding one is one file plus one line in `registered_datasets`.
+"""
+
+import numpy as np
+
+from datasets import base, cifar10, mnist
+from foundations.hparams import DatasetHparams, HparamsError, flag_name
+
+registered_datasets = {'cifar10': cifar10, 'mnist': mnist}
+
+UNSUPERVISED_LABELS = ('rotation',)
+
+
+def get_module(dataset_name: str, flag: str = '--dataset_name'):
+    """The module of a registered dataset; raises HparamsError naming `flag` and the valid names otherwise."""
+    if dataset_name not in registered_datasets:
+        raise HparamsError(f'argument {flag}: unknown dataset {dataset_name!r}; '
+                           f'choose from: {", ".join(sorted(registered_datasets))}')
+    return registered_datasets[dataset_name]
+
+
+def validate(dataset_hparams: DatasetHparams, prefix: str = None) -> None:
+    """Raise HparamsError (naming the flag) for a dataset name, fraction or transformation that cannot run."""
+    get_module(dataset_hparams.dataset_name, flag_name('dataset_name', prefix))
+    dataset_hparams.check_fraction(dataset_hparams.subsample_fraction, flag_name('subsample_fraction', prefix))
+    dataset_hparams.check_fraction(dataset_hparams.random_labels_fraction,
+                                   flag_name('random_labels_fraction', prefix))
+    labels = dataset_hparams.unsupervised_labels
+    if labels is not None and labels not in UNSUPERVISED_LABELS:
+        raise HparamsError(f'argument {flag_name("unsupervised_labels", prefix)}: unknown unsupervised labels '
+                           f'{labels!r}; choose from: {", ".join(UNSUPERVISED_LABELS)}')
+    dataset_hparams.check_at_least(dataset_hparams.blur_factor, 1, flag_name('blur_factor', prefix))
+
+
+def num_train_examples(dataset_hparams: DatasetHparams) -> int:
+    """Training examples after subsampling: ceil(N x subsample_fraction)."""
+    n = get_module(dataset_hparams.dataset_name).NUM_TRAIN_EXAMPLES
+    if dataset_hparams.subsample_fraction is not None:
+        n = int(np.ceil(n * dataset_hparams.subsample_fraction))
+    return n
+
+
+def iterations_per_epoch(dataset_hparams: DatasetHparams) -> int:
+    """ceil(N x subsample_fraction / batch_size): iterations in one epoch (the last batch may be partial)."""
+    n = get_module(dataset_hparams.dataset_name).NUM_TRAIN_EXAMPLES
+    if dataset_hparams.subsample_fraction is not None:
+        n = n * dataset_hparams.subsample_fraction
+    return int(np.ceil(n / dataset_hparams.batch_size))
+
+
+def num_classes(dataset_hparams: DatasetHparams) -> int:
+    """The number of labels: the dataset's classes, or 4 with `unsupervised_labels=rotation`."""
+    if dataset_hparams.unsupervised_labels is not None:
+        if dataset_hparams.unsupervised_labels not in UNSUPERVISED_LABELS:
+            raise ValueError(f'Unknown unsupervised labels: {dataset_hparams.unsupervised_labels}')
+        return 4
+    return get_module(dataset_hparams.dataset_name).NUM_CLASSES
+
+
+def get_dataset(dataset_hparams: DatasetHparams, platform, train: bool = True) -> base.Dataset:
+    """The training or test set with every transformation of `dataset_hparams` applied.
+
+    Order (OpenLTH §5.4): on the training set only, random labels, then subsampling, then blurring; then, on both
+    sets, rotation labels. `transformation_seed` (None means 0) seeds every transformation.
+    """
+    module = get_module(dataset_hparams.dataset_name)
+    seed = dataset_hparams.transformation_seed or 0
+    if train:
+        dataset = module.get_train_set(platform, use_augmentation=not dataset_hparams.do_not_augment)
+        if dataset_hparams.random_labels_fraction is not None:
+            dataset.randomize_labels(seed, dataset_hparams.random_labels_fraction)
+        if dataset_hparams.subsample_fraction is not None:
+            dataset.subsample(seed, dataset_hparams.subsample_fraction)
+        if dataset_hparams.blur_factor is not None:
+            dataset.blur(dataset_hparams.blur_factor)
+    else:
+        dataset = module.get_test_set(platform)
+    if dataset_hparams.unsupervised_labels is not None:
+        dataset.unsupervised_rotation(seed)
+    return dataset
+
+
+def get(dataset_hparams: DatasetHparams, platform, train: bool = True) -> base.Loader:
+    """A loader over the training (train=True) or test set, on the platform's device and shard."""
+    dataset = get_dataset(dataset_hparams, platform, train)
+    return base.Loader(dataset, dataset_hparams.batch_size, train=train, device=platform.torch_device,
+                       rank=platform.rank, world_size=platform.world_size)
+
+
+class LoaderCache:
+    """Loaders of one job, built once per (dataset hyperparameters, split) and shared by its training runs."""
+
+    def __init__(self, platform):
+        self.platform = platform
+        self._loaders = {}
+
+    def get(self, dataset_hparams: DatasetHparams, train: bool = True) -> base.Loader:
+        key = (str(dataset_hparams), train)
+        if key not in self._loaders:
+            self._loaders[key] = get(dataset_hparams, self.platform, train)
+        return self._loaders[key]

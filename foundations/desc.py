@@ -1,0 +1,56 @@
+"""`Desc`: the complete description of one experiment; its hyperparameters determine its result folder's name."""
+
+import abc
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+
+from foundations import paths
+from foundations.hparams import Hparams
+from foundations.io import atomic_write_text
+
+
+@dataclass
+class Desc(abc.ABC):
+    """A dataclass whose fields are Hparams bundles (and possibly other things, which the hash ignores).
+
+    `hashname` = `<name_prefix()>_<md5>`, where md5 is the hex MD5 of the `;`-joined canonical strings of the
+    Hparams-valued fields, sorted by field name (OpenLTH §3.1). Fields that are None or not Hparams are skipped.
+    """
+
+    @staticmethod
+    @abc.abstractmethod
+    def name_prefix() -> str:
+        """`train`, `lottery` or `lottery_branch_<name>`."""
+
+    def hparams_fields(self):
+        """(field name, Hparams value) for every Hparams-valued field, sorted by field name."""
+        items = [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]
+        return [(name, value) for name, value in sorted(items, key=lambda item: item[0]) if isinstance(value, Hparams)]
+
+    @property
+    def hash_input(self) -> str:
+        """The exact string that is MD5-hashed into the folder name."""
+        return ';'.join(str(value) for _, value in self.hparams_fields())
+
+    @property
+    def hashname(self) -> str:
+        return f'{self.name_prefix()}_{hashlib.md5(self.hash_input.encode("utf-8")).hexdigest()}'
+
+    def field_display(self, field_name: str) -> str:
+        """How one bundle appears in `hparams.log`; descriptors override this to retitle bundles (pretraining)."""
+        return getattr(self, field_name).display
+
+    def validate(self) -> None:
+        """Raise HparamsError (naming the flag) for values that are unusable whatever the dataset or model."""
+        for name, value in self.hparams_fields():
+            value.validate(self.flag_prefix(name))
+
+    def flag_prefix(self, field_name: str):
+        """The flag prefix of a bundle (`pretrain` for pretraining bundles); None for unprefixed flags."""
+        return None
+
+    def save(self, output_location: str) -> None:
+        """Write `hparams.log`: each bundle's display, sorted by field name, joined by newlines (no final newline)."""
+        text = '\n'.join(self.field_display(name) for name, _ in self.hparams_fields())
+        atomic_write_text(paths.hparams(output_location), text)

@@ -1,0 +1,30 @@
+"""File and folder names inside a result folder. They match the original OpenLTH's, byte for byte."""
+
+import os
+
+from foundations.step import Step
+
+
+def checkpoint(root: str) -> str:
+    return os.path.join(root, 'checkpoint.pth')
+
+
+def logger(root: str) -> str:
+    return os.path.join(root, 'logger')
+
+
+def mask(root: str) -> str:
+    return os.path.join(root, 'mask.pth')
+
+
+def sparsity_report(root: str) -> str:
+    return os.path.join(root, 'sparsity_report.json')
+
+
+def model(root: str, step: Step) -> str:
+    """`model_ep{E}_it{I}.pth`: the bare state_dict of the model at `step`."""
+    return os.path.join(root, f'model_ep{step.ep}_it{step.it}.pth')
+
+
+def hparams(root: str) -> str:
+    return os.path.join(root, 'hparams.log')

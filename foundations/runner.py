@@ -1,0 +1,38 @@
+"""`Runner`: one subcommand of `open_lth.py` (train, lottery, lottery_branch), registered in cli/runner_registry.py."""
+
+import abc
+import argparse
+from typing import List
+
+
+class Runner(abc.ABC):
+    """A workflow the command line can run.
+
+    `add_args` receives the full argv so it can pre-parse flags that decide which other flags exist
+    (`--default_hparams`, `--pruning_strategy`, `--pretrain`, the branch name); `create_from_args` builds the runner
+    and checks every value that needs no dataset or model (raising foundations.hparams.HparamsError); `run` checks
+    the rest before it writes anything, then works.
+    """
+
+    @staticmethod
+    @abc.abstractmethod
+    def description() -> str:
+        """One line for the command chooser."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def add_args(parser: argparse.ArgumentParser, argv: List[str]) -> None:
+        """Add this runner's flags to the parser."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def create_from_args(args: argparse.Namespace, platform) -> 'Runner':
+        """Build the runner from parsed flags, on `platform`."""
+
+    @abc.abstractmethod
+    def display_output_location(self) -> None:
+        """Print the folder(s) this job writes to."""
+
+    @abc.abstractmethod
+    def run(self) -> None:
+        """Run the job; finished parts are not run again and interrupted ones resume."""

@@ -1,0 +1,233 @@
+"""`Branch`: an experiment that starts from the levels of a finished lottery run (the trunk).
+
+A branch is one file: a `Branch` subclass with `name()`, `description()` and a `branch_function(self, ...)` whose
+typed parameters are the branch's flags (`--<parameter>`, or `--<parameter>_<field>` for an Hparams bundle). It
+writes under `<trunk>/replicate_<r>/level_<L>/lottery_branch_<name>_<md5>/`, where md5 hashes only the branch's
+arguments (OpenLTH §3.4), for every level of `--levels` (e.g. `0-2,5-8,12`).
+"""
+
+import argparse
+import dataclasses
+import functools
+import inspect
+import os
+import typing
+from dataclasses import dataclass
+from typing import List, Optional
+
+from cli import shared_args
+from datasets import registry as datasets_registry
+from foundations.desc import Desc
+from foundations.hparams import Hparams, HparamsError
+from foundations.runner import Runner
+from foundations.step import Step
+from lottery.desc import LotteryDesc
+from models import registry as models_registry
+from pruning.mask import Mask
+from training import train
+from training.runner import banner
+
+_BRANCH_TYPES = (str, float, int, bool)
+
+
+@dataclass
+class LevelArgs(Hparams):
+    """Which trunk levels the branch runs on."""
+
+    levels: str
+    pretrain_training_steps: Optional[str] = None
+
+    _name = 'Lottery Ticket Hyperparameters'
+    _description = 'Hyperparameters that control the lottery ticket process.'
+    _levels = ('The pruning levels on which to run this branch. Can include a comma-separate list of levels or '
+               'ranges, e.g., 1,2-4,9')
+    _pretrain_training_steps = 'The number of steps to train the network prior to the lottery ticket process.'
+
+
+def parse_levels(text: str) -> List[int]:
+    """`'0-2,5-8,12'` -> [0, 1, 2, 5, 6, 7, 8, 12] (sorted, without duplicates; ranges are inclusive).
+
+    Raises HparamsError naming `--levels` for anything else (empty items, spaces, `1-2-3`, negative numbers).
+    """
+    levels = set()
+    for item in text.split(','):
+        parts = item.split('-')
+        if item.isdigit():
+            levels.add(int(item))
+        elif len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            levels.update(range(int(parts[0]), int(parts[1]) + 1))
+        else:
+            raise HparamsError(f'argument --levels: invalid level {item!r} in {text!r}: expected levels and '
+                               "inclusive ranges separated by commas, e.g. '0-2,5-8,12'")
+    return sorted(levels)
+
+
+def make_branch_hparams(branch_function) -> type:
+    """The `Branch Arguments` Hparams dataclass of a branch function: one field per parameter after `self`.
+
+    Each parameter needs an annotation (str, float, int, bool, Optional of those, or an Hparams bundle); its
+    default becomes the field's. Raises ValueError otherwise.
+    """
+    fields = []
+    for parameter in list(inspect.signature(branch_function).parameters.values())[1:]:
+        annotation = parameter.annotation
+        if annotation is inspect.Parameter.empty:
+            raise ValueError(f'Argument {parameter.name} needs a type annotation.')
+        base_type = annotation
+        if typing.get_origin(annotation) is typing.Union:
+            base_type = [a for a in typing.get_args(annotation) if a is not type(None)][0]
+        if base_type not in _BRANCH_TYPES and not (isinstance(base_type, type) and issubclass(base_type, Hparams)):
+            raise ValueError(f'Invalid branch type: {annotation}')
+        if parameter.default is inspect.Parameter.empty:
+            fields.append((parameter.name, annotation))
+        else:
+            fields.append((parameter.name, annotation, dataclasses.field(default=parameter.default)))
+    namespace = {'_name': 'Branch Arguments', '_description': 'Arguments specific to the branch.'}
+    namespace.update(getattr(branch_function, 'argument_help', {}))
+    return dataclasses.make_dataclass('BranchHparams', fields, bases=(Hparams,), namespace=namespace)
+
+
+@dataclass
+class BranchDesc(Desc):
+    """The trunk's LotteryDesc and the branch's arguments. Only the arguments are hashed: the trunk is a Desc, not
+    an Hparams, so the branch's folder name does not depend on it (it lives inside the trunk's folder anyway)."""
+
+    lottery_desc: LotteryDesc
+    branch_hparams: Hparams
+    branch_name: str
+
+    def name_prefix(self) -> str:
+        return f'lottery_branch_{self.branch_name}'
+
+    def validate(self) -> None:
+        self.lottery_desc.validate()
+        self.branch_hparams.validate()
+
+
+class Branch(Runner):
+    """Runs `branch_function` on each requested level of a trunk lottery experiment."""
+
+    def __init__(self, replicate: int, levels: List[int], desc: BranchDesc, platform, verbose: bool = True,
+                 evaluate_every_epoch: bool = True):
+        self.replicate = replicate
+        self.levels = levels
+        self.desc = desc
+        self.platform = platform
+        self.verbose = verbose
+        self.evaluate_every_epoch = evaluate_every_epoch
+        self.level: Optional[int] = None
+        self.loaders = None
+
+    # To implement ------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def name() -> str:
+        raise NotImplementedError
+
+    @staticmethod
+    def description() -> str:
+        raise NotImplementedError
+
+    def branch_function(self, *args, **kwargs) -> None:
+        raise NotImplementedError
+
+    def validate_arguments(self) -> None:
+        """Raise HparamsError for argument values the branch cannot use (checked before anything runs)."""
+
+    # Arguments and construction ------------------------------------------------------------------------------
+
+    @classmethod
+    @functools.lru_cache(maxsize=None)
+    def hparams_class(cls) -> type:
+        return make_branch_hparams(cls.branch_function)
+
+    @classmethod
+    def add_args(cls, parser: argparse.ArgumentParser, argv: List[str]) -> None:
+        shared_args.JobArgs.add_args(parser)
+        LevelArgs.add_args(parser)
+        LotteryDesc.add_args(parser, argv, shared_args.maybe_get_default_hparams(argv))
+        cls.hparams_class().add_args(parser)
+
+    @classmethod
+    def create_from_args(cls, args: argparse.Namespace, platform) -> 'Branch':
+        job = shared_args.JobArgs.create_from_args(args)
+        job.validate()
+        levels = parse_levels(args.levels)
+        desc = BranchDesc(LotteryDesc.create_from_args(args), cls.hparams_class().create_from_args(args),
+                          cls.name())
+        desc.validate()
+        branch = cls(job.replicate, levels, desc, platform, verbose=not job.quiet,
+                     evaluate_every_epoch=not job.evaluate_only_at_end)
+        branch.validate_arguments()
+        return branch
+
+    # Locations ------------------------------------------------------------------------------------------------
+
+    @property
+    def lottery_desc(self) -> LotteryDesc:
+        return self.desc.lottery_desc
+
+    @property
+    def branch_hparams(self) -> Hparams:
+        return self.desc.branch_hparams
+
+    @property
+    def experiment_name(self) -> str:
+        return self.desc.hashname
+
+    def level_location(self, level) -> str:
+        """The trunk's `level_<L>/main`."""
+        return self.lottery_desc.run_path(self.platform.root, self.replicate, level)
+
+    @property
+    def level_root(self) -> str:
+        return self.level_location(self.level)
+
+    @property
+    def branch_root(self) -> str:
+        return self.lottery_desc.run_path(self.platform.root, self.replicate, self.level, self.experiment_name)
+
+    def display_output_location(self) -> None:
+        for level in self.levels:
+            print(self.lottery_desc.run_path(self.platform.root, self.replicate, level, self.experiment_name))
+
+    # Running --------------------------------------------------------------------------------------------------
+
+    def check_trunk(self) -> None:
+        """Raise HparamsError naming `--levels` if a requested trunk level has not been trained."""
+        desc = self.lottery_desc
+        for level in self.levels:
+            location = self.level_location(level)
+            if not (Mask.exists(location) and train.is_done(location, desc.dataset_hparams, desc.training_hparams)):
+                raise HparamsError(
+                    f'argument --levels: level {level} of the lottery experiment in '
+                    f'{os.path.dirname(os.path.dirname(location))} is not trained yet; run the lottery subcommand '
+                    f'with the same flags and --levels={max(self.levels)} first')
+
+    def run(self) -> None:
+        self.lottery_desc.check_runnable(self.platform)
+        self.check_trunk()
+        self.loaders = datasets_registry.LoaderCache(self.platform)
+        arguments = {f.name: getattr(self.branch_hparams, f.name) for f in self.branch_hparams.public_fields()}
+        for level in self.levels:
+            self.level = level
+            if self.verbose and self.platform.is_primary_process:
+                title = f'Branch {self.name()} (Replicate {self.replicate}, Level {level})'
+                display = self.lottery_desc.display + '\n' + self.branch_hparams.display
+                print(banner(title, display, self.branch_root))
+            self.branch_function(**arguments)
+        self.level = None
+
+    # Helpers for branch functions -------------------------------------------------------------------------------
+
+    def load_trunk_model(self, level, step: Step, outputs: Optional[int] = None):
+        """The trunk's model saved at `step` in `level_<level>/main` (`level` may be `pretrain`)."""
+        return models_registry.load(self.level_location(level), step, self.lottery_desc.model_hparams,
+                                    outputs=outputs or self.lottery_desc.train_outputs, seed=0)
+
+    def train_branch(self, model, start_step: Step, dataset_hparams=None, training_hparams=None) -> None:
+        """Train `model` in the branch folder with the trunk's (or the given) dataset and training hparams."""
+        train.standard_train(model, self.branch_root, dataset_hparams or self.lottery_desc.dataset_hparams,
+                             training_hparams or self.lottery_desc.training_hparams, self.platform,
+                             start_step=start_step, verbose=self.verbose,
+                             evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders)

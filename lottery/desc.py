@@ -1,0 +1,198 @@
+"""`LotteryDesc`: the hyperparameters of a lottery-ticket experiment; hashed into `lottery_<md5>`.
+
+Hash order (sorted field names): dataset ; model ; [pretrain_dataset ; pretrain_training ;] pruning ; training.
+Rewinding (`--rewinding_steps=k`, Frankle et al. 2020) is pretraining on the main dataset and recipe for k steps:
+the pretraining bundles are copies of the main ones with `training_steps=k`, which is why `--rewinding_steps=1ep`
+and `--pretrain --pretrain_training_steps=1ep` (with default pretraining flags) share a folder.
+"""
+
+import argparse
+import copy
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import List, Optional
+
+import torch
+
+from cli import arg_utils
+from datasets import registry as datasets_registry
+from foundations.desc import Desc
+from foundations.hparams import (DatasetHparams, Hparams, HparamsError, ModelHparams, PruningHparams,
+                                 TrainingHparams)
+from foundations.step import Step
+from models import registry as models_registry
+from pruning import registry as pruning_registry
+from training.desc import check_runnable
+
+PRETRAIN_TITLES = {'pretrain_dataset_hparams': 'Pretraining Dataset Hyperparameters',
+                   'pretrain_training_hparams': 'Pretraining Training Hyperparameters'}
+
+
+def _rewinding_group(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group('Rewinding/Pretraining Arguments',
+                                      'Arguments that control how the network is pre-trained')
+    group.add_argument(
+        '--rewinding_steps', type=str,
+        help="The number of steps for which to train the network before the lottery ticket process begins. This is "
+             "the 'rewinding' step as described in recent lottery ticket research. Can be expressed as a number of "
+             "epochs ('160ep') or a number of iterations ('50000it'). If this flag is present, no other pretraining "
+             "arguments may be set. Pretraining will be conducted using the same dataset and training "
+             "hyperparameters as for the main training run. For the full range of pre-training options, "
+             "use --pretrain.")
+    group.add_argument(
+        '--pretrain', action='store_true',
+        help='Perform a pre-training phase prior to running the main lottery ticket process. Setting this argument '
+             'will enable arguments to control how the dataset and training during this pre-training phase. '
+             'Rewinding is a specific case of of pre-training where pre-training uses the same dataset and '
+             'training procedure as the main training run.')
+
+
+@dataclass
+class LotteryDesc(Desc):
+    """Dataset, model, training and pruning hyperparameters, plus optional pretraining (or rewinding)."""
+
+    model_hparams: ModelHparams
+    dataset_hparams: DatasetHparams
+    training_hparams: TrainingHparams
+    pruning_hparams: PruningHparams
+    pretrain_dataset_hparams: Optional[DatasetHparams] = None
+    pretrain_training_hparams: Optional[TrainingHparams] = None
+
+    @staticmethod
+    def name_prefix() -> str:
+        return 'lottery'
+
+    # Command line ---------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def add_args(parser: argparse.ArgumentParser, argv: List[str], defaults: 'LotteryDesc' = None) -> None:
+        """Rewinding/pretraining, dataset, model, training and pruning flags (+ pretraining flags with --pretrain).
+
+        Pre-parses `--pruning_strategy` (its hparams class decides the pruning flags), `--pretrain` and
+        `--rewinding_steps` from argv. Raises HparamsError for an unknown strategy or both rewinding flags.
+        """
+        rewinding_steps = arg_utils.maybe_get_arg(argv, 'rewinding_steps')
+        pretrain = arg_utils.maybe_get_arg(argv, 'pretrain', boolean_arg=True)
+        if rewinding_steps is not None and pretrain:
+            raise HparamsError('argument --rewinding_steps: not allowed with --pretrain (rewinding is pretraining '
+                               'with the main hyperparameters; use one or the other)')
+        _rewinding_group(parser)
+
+        strategy = arg_utils.maybe_get_arg(argv, 'pruning_strategy')
+        if strategy is None and defaults is not None:
+            strategy = defaults.pruning_hparams.pruning_strategy
+        if strategy is not None:
+            pruning_class = pruning_registry.get_pruning_hparams(strategy)
+            same_strategy = defaults is not None and defaults.pruning_hparams.pruning_strategy == strategy
+            pruning_defaults = defaults.pruning_hparams if same_strategy else None
+            if defaults is not None and not same_strategy:
+                pruning_defaults = pruning_class(pruning_strategy=strategy)
+        else:
+            pruning_class, pruning_defaults = PruningHparams, None
+
+        DatasetHparams.add_args(parser, defaults=defaults.dataset_hparams if defaults else None)
+        ModelHparams.add_args(parser, defaults=defaults.model_hparams if defaults else None)
+        TrainingHparams.add_args(parser, defaults=defaults.training_hparams if defaults else None)
+        pruning_class.add_args(parser, defaults=pruning_defaults)
+
+        if pretrain:
+            pretrain_training_defaults = None
+            if defaults is not None:
+                pretrain_training_defaults = dataclasses.replace(defaults.training_hparams, training_steps='0ep')
+            TrainingHparams.add_args(parser, defaults=pretrain_training_defaults, prefix='pretrain',
+                                     name='Training Hyperparameters for Pretraining')
+            DatasetHparams.add_args(parser, defaults=defaults.dataset_hparams if defaults else None,
+                                    prefix='pretrain', name='Dataset Hyperparameters for Pretraining')
+
+    @staticmethod
+    def create_from_args(args: argparse.Namespace) -> 'LotteryDesc':
+        """Build from parsed flags. Raises HparamsError for a malformed `--rewinding_steps`."""
+        dataset_hparams = DatasetHparams.create_from_args(args)
+        model_hparams = ModelHparams.create_from_args(args)
+        training_hparams = TrainingHparams.create_from_args(args)
+        pruning_hparams = pruning_registry.get_pruning_hparams(args.pruning_strategy).create_from_args(args)
+        desc = LotteryDesc(model_hparams, dataset_hparams, training_hparams, pruning_hparams)
+
+        rewinding_steps = getattr(args, 'rewinding_steps', None)
+        if getattr(args, 'pretrain', False) and not Step.str_is_zero(args.pretrain_training_steps):
+            desc.pretrain_dataset_hparams = DatasetHparams.create_from_args(args, prefix='pretrain')
+            desc.pretrain_training_hparams = TrainingHparams.create_from_args(args, prefix='pretrain')
+        elif rewinding_steps and not Step.str_is_zero(rewinding_steps):
+            Hparams.check_step_string(rewinding_steps, '--rewinding_steps')
+            desc.pretrain_dataset_hparams = copy.deepcopy(dataset_hparams)
+            desc.pretrain_training_hparams = dataclasses.replace(training_hparams, training_steps=rewinding_steps)
+        return desc
+
+    def flag_prefix(self, field_name: str) -> Optional[str]:
+        return 'pretrain' if field_name in PRETRAIN_TITLES else None
+
+    def check_runnable(self, platform) -> None:
+        """Raise HparamsError for any name or value that cannot run, before anything is written."""
+        models_registry.validate(self.model_hparams)
+        check_runnable(self.dataset_hparams, self.training_hparams, platform)
+        if self.pretraining:
+            check_runnable(self.pretrain_dataset_hparams, self.pretrain_training_hparams, platform,
+                           dataset_prefix='pretrain', training_prefix='pretrain')
+        with torch.device('meta'):
+            model = models_registry.get(self.model_hparams, outputs=self.train_outputs)
+        pruning_registry.validate(self.pruning_hparams, model)
+
+    # Steps and outputs ----------------------------------------------------------------------------------------
+
+    @property
+    def pretraining(self) -> bool:
+        return self.pretrain_training_hparams is not None
+
+    def str_to_step(self, s: str, pretrain: bool = False) -> Step:
+        dataset = self.pretrain_dataset_hparams if pretrain else self.dataset_hparams
+        return Step.from_str(s, datasets_registry.iterations_per_epoch(dataset))
+
+    @property
+    def pretrain_end_step(self) -> Step:
+        """The end of pretraining, at the pretraining dataset's epoch length."""
+        return self.str_to_step(self.pretrain_training_hparams.training_steps, pretrain=True)
+
+    @property
+    def train_start_step(self) -> Step:
+        """The rewind point: the pretraining length at the MAIN dataset's epoch length (0 without pretraining)."""
+        if self.pretraining:
+            return self.str_to_step(self.pretrain_training_hparams.training_steps)
+        return self.str_to_step('0it')
+
+    @property
+    def train_end_step(self) -> Step:
+        return self.str_to_step(self.training_hparams.training_steps)
+
+    @property
+    def pretrain_outputs(self) -> int:
+        return datasets_registry.num_classes(self.pretrain_dataset_hparams)
+
+    @property
+    def train_outputs(self) -> int:
+        """Output width of every level: the main dataset's number of classes."""
+        return datasets_registry.num_classes(self.dataset_hparams)
+
+    # Paths and display ----------------------------------------------------------------------------------------
+
+    def run_path(self, root: str, replicate: int, pruning_level, experiment: str = 'main') -> str:
+        """`<root>/lottery_<md5>/replicate_<r>/level_<L>/<experiment>`; L is an int or `pretrain`.
+
+        Raises HparamsError for a replicate that is not an int > 0.
+        """
+        if not isinstance(replicate, int) or replicate <= 0:
+            raise HparamsError(f'argument --replicate: must be an integer >= 1, got {replicate}')
+        return os.path.join(root, self.hashname, f'replicate_{replicate}', f'level_{pruning_level}', experiment)
+
+    def field_display(self, field_name: str) -> str:
+        value = getattr(self, field_name)
+        if field_name in PRETRAIN_TITLES:
+            return value.display_with_title(PRETRAIN_TITLES[field_name])
+        return value.display
+
+    @property
+    def display(self) -> str:
+        names = ['dataset_hparams', 'model_hparams', 'training_hparams', 'pruning_hparams']
+        if self.pretraining:
+            names += ['pretrain_dataset_hparams', 'pretrain_training_hparams']
+        return '\n'.join(self.field_display(name) for name in names)

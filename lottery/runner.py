@@ -1,0 +1,189 @@
+"""The `lottery` subcommand: iterative magnitude pruning with rewinding (Frankle & Carbin 2019, Sec. 2; Frankle
+et al. 2020, "Linear Mode Connectivity and the Lottery Ticket Hypothesis").
+
+Level 0 trains the dense network from the rewind point. Each level L >= 1 prunes level L-1's trained weights
+(its mask shrinks), rewinds the surviving weights to the rewind point (initialisation, or the end of pretraining /
+rewinding) and trains again. Every phase is skipped when its files exist, so rerunning the command resumes.
+"""
+
+import argparse
+import json
+import os
+from dataclasses import dataclass
+from typing import List
+
+from cli import shared_args
+from datasets import registry as datasets_registry
+from foundations import paths, seeds
+from foundations.hparams import HparamsError
+from foundations.runner import Runner
+from lottery.desc import LotteryDesc
+from models import registry as models_registry
+from pruning import registry as pruning_registry
+from pruning.mask import Mask
+from pruning.pruned_model import PrunedModel
+from training import train
+from training.metric_logger import MetricLogger
+from training.runner import banner
+
+LEVELS_HELP = ('The number of levels of iterative pruning to perform. At each level, the network is trained to '
+               'completion, pruned, and rewound, preparing it for the next lottery ticket iteration. The full '
+               'network is trained at level 0, and level 1 is the first level at which pruning occurs. Set this '
+               'argument to 0 to just train the full network or to N to prune the network N times.')
+
+
+def header(text: str) -> str:
+    return '\n'.join(['-' * 82, text, '-' * 82])
+
+
+def transfer_weights(source_state: dict, model) -> None:
+    """Load `source_state` into `model`; if the output layers differ in shape (pretraining on another label set),
+    keep the model's own freshly initialised output layer."""
+    target_state = model.state_dict()
+    state = {k: v for k, v in source_state.items()
+             if not (k in model.output_layer_names and tuple(v.shape) != tuple(target_state[k].shape))}
+    target_state.update(state)
+    model.load_state_dict(target_state)
+
+
+@dataclass
+class LotteryRunner(Runner):
+    replicate: int
+    levels: int
+    desc: LotteryDesc
+    platform: object
+    verbose: bool = True
+    evaluate_every_epoch: bool = True
+
+    @staticmethod
+    def description() -> str:
+        return 'Run a lottery ticket hypothesis experiment.'
+
+    @staticmethod
+    def add_args(parser: argparse.ArgumentParser, argv: List[str]) -> None:
+        shared_args.JobArgs.add_args(parser)
+        group = parser.add_argument_group('Lottery Ticket Hyperparameters',
+                                          'Hyperparameters that control the lottery ticket process.')
+        group.add_argument('--levels', type=int, required=True, help=LEVELS_HELP)
+        LotteryDesc.add_args(parser, argv, shared_args.maybe_get_default_hparams(argv))
+
+    @staticmethod
+    def create_from_args(args: argparse.Namespace, platform) -> 'LotteryRunner':
+        job = shared_args.JobArgs.create_from_args(args)
+        job.validate()
+        desc = LotteryDesc.create_from_args(args)
+        desc.validate()
+        return LotteryRunner(job.replicate, args.levels, desc, platform, verbose=not job.quiet,
+                             evaluate_every_epoch=not job.evaluate_only_at_end)
+
+    def location(self, level) -> str:
+        return self.desc.run_path(self.platform.root, self.replicate, level)
+
+    def display_output_location(self) -> None:
+        print(self.location(0))
+
+    def _print(self, text: str) -> None:
+        if self.verbose and self.platform.is_primary_process:
+            print(text)
+
+    # The job ----------------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        if self.levels < 0:
+            raise HparamsError(f'argument --levels: must be an integer >= 0, got {self.levels}')
+        self.desc.check_runnable(self.platform)
+        self._print(banner(f'Lottery Ticket Experiment (Replicate {self.replicate})', self.desc.display,
+                           self.location(0)))
+
+        self.loaders = datasets_registry.LoaderCache(self.platform)
+        for dataset_hparams in [self.desc.dataset_hparams, self.desc.pretrain_dataset_hparams]:
+            if dataset_hparams is not None:  # Fail on missing data before writing anything.
+                self.loaders.get(dataset_hparams, train=True)
+                self.loaders.get(dataset_hparams, train=False)
+
+        if self.platform.is_primary_process:
+            self.desc.save(self.location(0))
+        if self.desc.pretraining:
+            self._pretrain()
+        if self.platform.is_primary_process:
+            self._establish_initial_weights()
+        self.platform.barrier()
+
+        for level in range(self.levels + 1):
+            if self.platform.is_primary_process:
+                self._prune_level(level)
+            self.platform.barrier()
+            self._train_level(level)
+
+        self._print(summary(self.desc, self.platform.root, self.replicate, self.levels))
+
+    def _pretrain(self) -> None:
+        location = self.location('pretrain')
+        if models_registry.exists(location, self.desc.pretrain_end_step):
+            return
+        self._print(header('Pretraining'))
+        model = models_registry.get(self.desc.model_hparams, outputs=self.desc.pretrain_outputs,
+                                    seed=seeds.model_init_seed(self.replicate))
+        train.standard_train(model, location, self.desc.pretrain_dataset_hparams,
+                             self.desc.pretrain_training_hparams, self.platform, verbose=self.verbose,
+                             evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders)
+
+    def _establish_initial_weights(self) -> None:
+        """Save the rewind-point weights in level_0/main: the initialisation, or the end of pretraining."""
+        location = self.location(0)
+        if models_registry.exists(location, self.desc.train_start_step):
+            return
+        model = models_registry.get(self.desc.model_hparams, outputs=self.desc.train_outputs,
+                                    seed=seeds.model_init_seed(self.replicate))
+        if self.desc.pretraining:
+            pretrained = models_registry.load(self.location('pretrain'), self.desc.pretrain_end_step,
+                                              self.desc.model_hparams, outputs=self.desc.pretrain_outputs)
+            transfer_weights(pretrained.state_dict(), model)
+        model.save(location, self.desc.train_start_step)
+
+    def _prune_level(self, level: int) -> None:
+        """Save level L's mask: all ones at level 0, else the strategy applied to level L-1's trained weights."""
+        location = self.location(level)
+        if Mask.exists(location):
+            return
+        if level == 0:
+            model = models_registry.get(self.desc.model_hparams, outputs=self.desc.train_outputs, seed=0)
+            Mask.ones_like(model).save(location)
+        else:
+            previous = self.location(level - 1)
+            model = models_registry.load(previous, self.desc.train_end_step, self.desc.model_hparams,
+                                         outputs=self.desc.train_outputs, seed=0)
+            prune = pruning_registry.get(self.desc.pruning_hparams)
+            prune(model, Mask.load(previous)).save(location)
+
+    def _train_level(self, level: int) -> None:
+        """Train level L from the rewind-point weights times level L's mask."""
+        location = self.location(level)
+        if train.is_done(location, self.desc.dataset_hparams, self.desc.training_hparams):
+            return
+        model = models_registry.load(self.location(0), self.desc.train_start_step, self.desc.model_hparams,
+                                     outputs=self.desc.train_outputs, seed=0)
+        pruned_model = PrunedModel(model, Mask.load(location))
+        if self.platform.is_primary_process:
+            pruned_model.save(location, self.desc.train_start_step)
+        self._print(header(f'Pruning Level {level}'))
+        train.standard_train(pruned_model, location, self.desc.dataset_hparams, self.desc.training_hparams,
+                             self.platform, start_step=self.desc.train_start_step, verbose=self.verbose,
+                             evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders)
+
+
+def summary(desc: LotteryDesc, root: str, replicate: int, levels: int) -> str:
+    """A table of every level: % of prunable weights remaining and the final test accuracy (from the files)."""
+    lines = ['=' * 82, f'Lottery Ticket Results (Replicate {replicate})', '-' * 82,
+             f'{"level":>5}  {"remaining":>10}  {"test accuracy":>13}  location']
+    end = desc.train_end_step.iteration
+    for level in range(levels + 1):
+        location = desc.run_path(root, replicate, level)
+        with open(paths.sparsity_report(location)) as f:
+            report = json.load(f)
+        accuracy = dict(MetricLogger.create_from_file(location).get_data('test_accuracy')).get(end)
+        accuracy_text = f'{100 * accuracy:12.2f}%' if accuracy is not None else f'{"-":>13}'
+        lines.append(f'{level:>5}  {100 * report["unpruned"] / report["total"]:9.2f}%  {accuracy_text}  '
+                     f'{os.path.relpath(location, root)}')
+    lines.append('=' * 82)
+    return '\n'.join(lines)

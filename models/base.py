@@ -1,0 +1,74 @@
+"""`Model`: the base class of every network family (one family per file, registered in models/registry.py)."""
+
+import abc
+from typing import Callable, List, Optional
+
+import torch
+import torch.nn as nn
+
+from foundations import paths
+from foundations.io import atomic_torch_save
+from foundations.step import Step
+
+
+class Model(nn.Module, abc.ABC):
+    """A classifier whose state_dict keys match the original OpenLTH's (so its checkpoints load unchanged).
+
+    A family implements `is_valid_model_name`, `get_model_from_name`, `default_hparams`, `output_layer_names` and
+    states its name grammar in `name_grammar` (shown when a user types an invalid name).
+    Inputs are float32 (N, C, H, W) images; outputs are (N, outputs) logits.
+    """
+
+    name_grammar: str = ''
+
+    @staticmethod
+    @abc.abstractmethod
+    def is_valid_model_name(model_name: str) -> bool:
+        """Whether this family builds `model_name`."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def get_model_from_name(model_name: str, initializer: Callable[[nn.Module], None],
+                            outputs: Optional[int] = None) -> 'Model':
+        """Build the named model, then `self.apply(initializer)`; `outputs` (default: the family's) sets the
+        width of the output layer."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def default_hparams():
+        """The family's standard recipe, as a `lottery.desc.LotteryDesc`."""
+
+    @property
+    @abc.abstractmethod
+    def output_layer_names(self) -> List[str]:
+        """state_dict keys of the output layer (e.g. `['fc.weight', 'fc.bias']`)."""
+
+    @property
+    def prunable_layer_names(self) -> List[str]:
+        """`<module>.weight` of every Conv2d and Linear module (shortcuts and the output layer included), in
+        `named_modules` order. Biases and BatchNorm parameters are never prunable."""
+        return [f'{name}.weight' for name, module in self.named_modules()
+                if isinstance(module, (nn.Conv2d, nn.Linear))]
+
+    @property
+    def loss_criterion(self) -> nn.Module:
+        """Mean cross-entropy over the batch."""
+        return nn.CrossEntropyLoss()
+
+    def save(self, save_location: str, save_step: Step) -> None:
+        """Write the bare state_dict to `model_ep{E}_it{I}.pth` atomically (callers decide which process saves)."""
+        state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
+        atomic_torch_save(state, paths.model(save_location, save_step))
+
+
+def init_fn_from(weight_initializer: Callable, batchnorm_initializer: Callable) -> Callable[[nn.Module], None]:
+    """`module.apply`-style function: the weight initializer, then the BatchNorm initializer, on each module."""
+    def init_fn(module: nn.Module) -> None:
+        weight_initializer(module)
+        batchnorm_initializer(module)
+    return init_fn
+
+
+def flatten_batch(x: torch.Tensor) -> torch.Tensor:
+    """(N, ...) -> (N, prod(...))."""
+    return x.reshape(x.size(0), -1)

@@ -1,0 +1,64 @@
+"""`mnist_lenet_<W1>[_<W2>...]`: a fully-connected ReLU network for MNIST with hidden widths W1, W2, ...
+
+LeCun et al. 1998; the LeNet-300-100 of Frankle & Carbin 2019 is `mnist_lenet_300_100`. Input (N, 1, 28, 28) is
+flattened to 784 features; hidden layers live in `fc_layers`, the output layer is `fc`.
+"""
+
+import torch.nn as nn
+import torch.nn.functional as F
+
+from foundations.hparams import DatasetHparams, ModelHparams, TrainingHparams
+from models import base
+
+
+class Model(base.Model):
+    """Fully-connected network: 784 -> W1 -> ... -> outputs (ReLU after every hidden layer)."""
+
+    name_grammar = 'mnist_lenet_<W>[_<W>...] with every width W > 0 (e.g. mnist_lenet_300_100)'
+
+    def __init__(self, plan, initializer, outputs=None):
+        super().__init__()
+        layers = []
+        current_size = 784
+        for size in plan:
+            layers.append(nn.Linear(current_size, size))
+            current_size = size
+        self.fc_layers = nn.ModuleList(layers)
+        self.fc = nn.Linear(current_size, outputs or 10)
+        self.apply(initializer)
+
+    def forward(self, x):
+        x = base.flatten_batch(x)
+        for layer in self.fc_layers:
+            x = F.relu(layer(x))
+        return self.fc(x)
+
+    @property
+    def output_layer_names(self):
+        return ['fc.weight', 'fc.bias']
+
+    @staticmethod
+    def is_valid_model_name(model_name):
+        parts = model_name.split('_')
+        return (model_name.startswith('mnist_lenet') and len(parts) > 2 and
+                all(part.isdigit() and int(part) > 0 for part in parts[2:]))
+
+    @staticmethod
+    def get_model_from_name(model_name, initializer, outputs=None):
+        if not Model.is_valid_model_name(model_name):
+            raise ValueError(f'Invalid model name: {model_name}')
+        plan = [int(part) for part in model_name.split('_')[2:]]
+        return Model(plan, initializer, outputs)
+
+    @staticmethod
+    def default_hparams():
+        from lottery.desc import LotteryDesc
+        from pruning import sparse_global
+        return LotteryDesc(
+            model_hparams=ModelHparams(model_name='mnist_lenet_300_100', model_init='kaiming_normal',
+                                       batchnorm_init='uniform'),
+            dataset_hparams=DatasetHparams(dataset_name='mnist', batch_size=128),
+            training_hparams=TrainingHparams(optimizer_name='sgd', lr=0.1, training_steps='40ep'),
+            pruning_hparams=sparse_global.PruningHparams(pruning_strategy='sparse_global', pruning_fraction=0.2,
+                                                         pruning_layers_to_ignore='fc.weight'),
+        )

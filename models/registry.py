@@ -1,0 +1,129 @@
+"""Model families by name grammar, model construction (initialisation, seeding, freezing), saving and loading.
+
+A family is a `models.base.Model` subclass; adding one is one file plus one entry in `registered_models`. The first
+family whose `is_valid_model_name` accepts a name builds it.
+"""
+
+import dataclasses
+import os
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from foundations import paths
+from foundations.hparams import HparamsError, ModelHparams, flag_name
+from foundations.io import torch_load
+from foundations.step import Step
+from models import base, bn_initializers, initializers, mnist_lenet
+
+registered_models = [mnist_lenet.Model]
+
+
+def family(model_name: str, flag: str = '--model_name'):
+    """The Model class that builds `model_name`; raises HparamsError listing every family's grammar otherwise."""
+    for model_class in registered_models:
+        if model_class.is_valid_model_name(model_name):
+            return model_class
+    grammars = '; '.join(m.name_grammar for m in registered_models)
+    raise HparamsError(f'argument {flag}: no such model {model_name!r}; valid names: {grammars}')
+
+
+def _initializer(model_hparams: ModelHparams, prefix: Optional[str] = None):
+    weight_init = initializers.registered_initializers.get(model_hparams.model_init)
+    if weight_init is None:
+        raise HparamsError(f'argument {flag_name("model_init", prefix)}: no initializer '
+                           f'{model_hparams.model_init!r}; choose from: '
+                           f'{", ".join(initializers.registered_initializers)}')
+    bn_init = bn_initializers.registered_bn_initializers.get(model_hparams.batchnorm_init)
+    if bn_init is None:
+        raise HparamsError(f'argument {flag_name("batchnorm_init", prefix)}: no batchnorm initializer '
+                           f'{model_hparams.batchnorm_init!r}; choose from: '
+                           f'{", ".join(bn_initializers.registered_bn_initializers)}')
+    return base.init_fn_from(weight_init, bn_init)
+
+
+def _frozen_exceptions(model_hparams: ModelHparams):
+    text = model_hparams.others_frozen_exceptions
+    return [name for name in text.split(',')] if text else []
+
+
+def validate(model_hparams: ModelHparams, prefix: Optional[str] = None) -> None:
+    """Raise HparamsError (naming the flag) for an unknown model, initializer or frozen-exception name.
+
+    Builds the model on the `meta` device, which allocates no memory and costs nothing.
+    """
+    with torch.device('meta'):
+        get(model_hparams, prefix=prefix)
+
+
+def get(model_hparams: ModelHparams, outputs: Optional[int] = None, seed: Optional[int] = None,
+        prefix: Optional[str] = None) -> base.Model:
+    """Build, initialise and freeze the model described by `model_hparams`.
+
+    outputs: width of the output layer (the dataset's number of classes); None keeps the family default.
+    seed: when given, initialisation draws from `torch.manual_seed(seed)` inside a forked RNG, so the same seed
+      always gives the same weights and the caller's random stream is untouched.
+    Freezing (Frankle et al. 2020, "Training BatchNorm and Only BatchNorm"): `batchnorm_frozen` freezes BatchNorm
+    weights and biases; `output_frozen` the output layer; `others_frozen` every other parameter except those named
+    in `others_frozen_exceptions`. Frozen parameters have requires_grad=False (no gradient, no weight decay).
+    Raises HparamsError for unknown names.
+    """
+    model_class = family(model_hparams.model_name, flag_name('model_name', prefix))
+    init_fn = _initializer(model_hparams, prefix)
+
+    if seed is None:
+        model = model_class.get_model_from_name(model_hparams.model_name, init_fn, outputs)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = model_class.get_model_from_name(model_hparams.model_name, init_fn, outputs)
+
+    bn_names = [f'{name}.{p}' for name, module in model.named_modules() if isinstance(module, nn.BatchNorm2d)
+                for p in ('weight', 'bias')]
+    state_keys = set(model.state_dict().keys())
+    exceptions = _frozen_exceptions(model_hparams)
+    for name in exceptions:
+        if name not in state_keys:
+            raise HparamsError(f'argument {flag_name("others_frozen_exceptions", prefix)}: {name!r} is not a tensor '
+                               f'of {model_hparams.model_name}; choose from: {", ".join(model.state_dict())}')
+
+    for name, parameter in model.named_parameters():
+        if name in bn_names:
+            frozen = model_hparams.batchnorm_frozen
+        elif name in model.output_layer_names:
+            frozen = model_hparams.output_frozen
+        else:
+            frozen = model_hparams.others_frozen and name not in exceptions
+        if frozen:
+            parameter.requires_grad = False
+    return model
+
+
+def load(save_location: str, save_step: Step, model_hparams: ModelHparams, outputs: Optional[int] = None,
+         seed: Optional[int] = None) -> base.Model:
+    """A model built from `model_hparams` with the weights saved at `save_step` in `save_location`."""
+    model = get(model_hparams, outputs, seed=seed)
+    model.load_state_dict(strip_module_prefix(torch_load(paths.model(save_location, save_step))))
+    return model
+
+
+def exists(save_location: str, save_step: Step) -> bool:
+    return os.path.exists(paths.model(save_location, save_step))
+
+
+def strip_module_prefix(state_dict: dict) -> dict:
+    """Accept state_dicts saved from a DataParallel/DistributedDataParallel wrapper (`module.` prefixed keys)."""
+    if state_dict and all(k.startswith('module.') for k in state_dict):
+        return {k[len('module.'):]: v for k, v in state_dict.items()}
+    return state_dict
+
+
+def get_default_hparams(model_name: str):
+    """The family's `LotteryDesc` preset with `model_name` substituted (e.g. cifar_resnet_56 keeps its name).
+
+    Raises HparamsError naming `--default_hparams` for an unknown name.
+    """
+    preset = family(model_name, '--default_hparams').default_hparams()
+    preset.model_hparams = dataclasses.replace(preset.model_hparams, model_name=model_name)
+    return preset

@@ -1,0 +1,118 @@
+"""Platforms: where results and datasets live, which device trains, and how processes of one job coordinate.
+
+A platform is an explicit object handed to every runner (there is no global "current platform"). The base class
+describes a single process; `rank`, `world_size`, `is_primary_process` and `barrier` are read from the torchrun
+environment so the same code runs under `torchrun --nproc_per_node=N` (see platforms/distributed.py).
+"""
+
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from foundations.hparams import Hparams
+
+
+def _env_path(variable: str, default: str) -> str:
+    return os.path.abspath(os.path.expanduser(os.environ.get(variable) or default))
+
+
+@dataclass
+class Platform(Hparams):
+    """A machine to run on. Only `num_workers` is a flag; the folders come from the environment or the caller.
+
+    Folders (absolute paths):
+      root: results, `$OPEN_LTH_ROOT` or `~/open_lth_data`.
+      dataset_root: datasets, `$OPEN_LTH_DATASET_ROOT` or `~/open_lth_datasets`.
+      imagenet_root: an ImageFolder tree with `train/` and `val/`, `$OPEN_LTH_IMAGENET_ROOT` or
+        `<dataset_root>/imagenet`.
+    `allow_download` (`$OPEN_LTH_OFFLINE=1` turns it off) lets datasets that cannot be shipped (CIFAR-10) be fetched
+    with torchvision when absent. `device` defaults to CUDA when available (this process's GPU under torchrun).
+    """
+
+    num_workers: int = 0
+    _root: Optional[str] = None
+    _dataset_root: Optional[str] = None
+    _imagenet_root: Optional[str] = None
+    _device: Optional[str] = None
+    _allow_download: Optional[bool] = None
+
+    _name = 'Platform Hyperparameters'
+    _description = 'Hyperparameters that control the plaform on which the job is run.'
+    _num_workers = 'The number of worker threads to use for data loading.'
+
+    def __post_init__(self):
+        super().__post_init__()
+        self._root = os.path.abspath(self._root) if self._root else _env_path('OPEN_LTH_ROOT', '~/open_lth_data')
+        self._dataset_root = (os.path.abspath(self._dataset_root) if self._dataset_root
+                              else _env_path('OPEN_LTH_DATASET_ROOT', '~/open_lth_datasets'))
+        self._imagenet_root = (os.path.abspath(self._imagenet_root) if self._imagenet_root else
+                               _env_path('OPEN_LTH_IMAGENET_ROOT', os.path.join(self._dataset_root, 'imagenet')))
+        if self._allow_download is None:
+            self._allow_download = os.environ.get('OPEN_LTH_OFFLINE', '') not in ('1', 'true', 'yes')
+
+    def validate(self, prefix: str = None) -> None:
+        self.check_at_least(self.num_workers, 0, '--num_workers')
+
+    # Folders ------------------------------------------------------------------------------------------------
+
+    @property
+    def root(self) -> str:
+        return self._root
+
+    @property
+    def dataset_root(self) -> str:
+        return self._dataset_root
+
+    @property
+    def imagenet_root(self) -> str:
+        return self._imagenet_root
+
+    @property
+    def allow_download(self) -> bool:
+        return self._allow_download
+
+    # Devices and processes ----------------------------------------------------------------------------------
+
+    @property
+    def local_rank(self) -> int:
+        return int(os.environ.get('LOCAL_RANK', 0))
+
+    @property
+    def rank(self) -> int:
+        return int(os.environ.get('RANK', 0))
+
+    @property
+    def world_size(self) -> int:
+        return int(os.environ.get('WORLD_SIZE', 1))
+
+    @property
+    def is_distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_primary_process(self) -> bool:
+        """Only the primary process writes results, logs and checkpoints."""
+        return self.rank == 0
+
+    @property
+    def device_str(self) -> str:
+        if self._device:
+            return self._device
+        if torch.cuda.is_available():
+            return f'cuda:{self.local_rank}' if self.is_distributed else 'cuda'
+        return 'cpu'
+
+    @property
+    def torch_device(self) -> torch.device:
+        return torch.device(self.device_str)
+
+    def barrier(self) -> None:
+        """Wait for every process of the job (no-op for a single process)."""
+        if self.is_distributed and torch.distributed.is_initialized():
+            torch.distributed.barrier()
+
+    def run_job(self, job) -> None:
+        """Run `job()` on this platform (subclasses set up and tear down process groups around it)."""
+        job()

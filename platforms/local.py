@@ -1,0 +1,10 @@
+"""The `local` platform: this machine, folders from the environment (see platforms/base.py)."""
+
+from dataclasses import dataclass
+
+from platforms import base
+
+
+@dataclass
+class Platform(base.Platform):
+    pass

@@ -1,0 +1,31 @@
+"""Pruning strategies by name (`--pruning_strategy`)."""
+
+import copy
+
+from foundations.hparams import HparamsError, PruningHparams
+from pruning import sparse_global
+
+registered_strategies = {'sparse_global': sparse_global.Strategy}
+
+
+def get_strategy(name: str):
+    """The Strategy class; raises HparamsError naming `--pruning_strategy` and the valid names."""
+    if name not in registered_strategies:
+        raise HparamsError(f'argument --pruning_strategy: no pruning strategy {name!r}; '
+                           f'choose from: {", ".join(registered_strategies)}')
+    return registered_strategies[name]
+
+
+def get_pruning_hparams(name: str) -> type:
+    return get_strategy(name).get_pruning_hparams()
+
+
+def get(pruning_hparams: PruningHparams):
+    """`prune(trained_model, current_mask) -> Mask` with a copy of the hyperparameters bound."""
+    strategy = get_strategy(pruning_hparams.pruning_strategy)
+    bound = copy.deepcopy(pruning_hparams)
+    return lambda trained_model, current_mask=None: strategy.prune(bound, trained_model, current_mask)
+
+
+def validate(pruning_hparams: PruningHparams, model) -> None:
+    get_strategy(pruning_hparams.pruning_strategy).validate(pruning_hparams, model)

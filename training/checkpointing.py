@@ -1,0 +1,60 @@
+"""`checkpoint.pth`: model, optimizer and logger at the start of each epoch, so an interrupted run resumes there."""
+
+import os
+from typing import Optional, Tuple
+
+import torch
+
+from foundations import paths
+from foundations.io import atomic_torch_save, torch_load
+from foundations.step import Step
+from training.metric_logger import MetricLogger
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside a DistributedDataParallel/DataParallel wrapper (or the model itself)."""
+    return model.module if hasattr(model, 'module') else model
+
+
+def save_checkpoint_callback(platform):
+    """A callback that writes `checkpoint.pth` atomically (primary process only), then waits for every process.
+
+    Contents (the original's layout): `ep`, `it` (ints), `model_state_dict` (never `module.`-prefixed),
+    `optimizer_state_dict`, `logger` (the MetricLogger as text), plus `scaler_state_dict` under mixed precision.
+    """
+    def save_checkpoint(output_location, step, model, optimizer, logger, scaler=None):
+        if platform.is_primary_process:
+            checkpoint = {
+                'ep': step.ep,
+                'it': step.it,
+                'model_state_dict': unwrap(model).state_dict(),
+                'optimizer_state_dict': optimizer.state_dict(),
+                'logger': str(logger),
+            }
+            if scaler is not None and scaler.is_enabled():
+                checkpoint['scaler_state_dict'] = scaler.state_dict()
+            atomic_torch_save(checkpoint, paths.checkpoint(output_location))
+        platform.barrier()
+    save_checkpoint.wants_scaler = True
+    return save_checkpoint
+
+
+def restore_checkpoint(output_location: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                       iterations_per_epoch: int, scaler=None) -> Tuple[Optional[Step], Optional[MetricLogger]]:
+    """Load `checkpoint.pth` into model and optimizer if it exists; returns (step, logger) or (None, None).
+
+    Accepts model state saved with or without a `module.` prefix (DataParallel checkpoints of the original).
+    """
+    path = paths.checkpoint(output_location)
+    if not os.path.exists(path):
+        return None, None
+    checkpoint = torch_load(path, map_location='cpu')
+    state = checkpoint['model_state_dict']
+    if state and all(k.startswith('module.') for k in state):
+        state = {k[len('module.'):]: v for k, v in state.items()}
+    unwrap(model).load_state_dict(state)
+    optimizer.load_state_dict(checkpoint['optimizer_state_dict'])
+    if scaler is not None and 'scaler_state_dict' in checkpoint:
+        scaler.load_state_dict(checkpoint['scaler_state_dict'])
+    step = Step.from_epoch(int(checkpoint['ep']), int(checkpoint['it']), iterations_per_epoch)
+    return step, MetricLogger.create_from_string(checkpoint['logger'])

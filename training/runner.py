@@ -1,0 +1,73 @@
+"""The `train` subcommand: train one model with the standard callbacks."""
+
+import argparse
+from dataclasses import dataclass
+from typing import List
+
+from cli import shared_args
+from datasets import registry as datasets_registry
+from foundations import seeds
+from foundations.runner import Runner
+from models import registry as models_registry
+from training import train
+from training.desc import TrainingDesc
+
+
+def banner(title: str, display: str, output_location: str) -> str:
+    """The framed block that opens a job: title, hyperparameters, output location (82-character rules)."""
+    return '\n'.join(['=' * 82, title, '-' * 82, display, f'Output Location: {output_location}', '=' * 82, ''])
+
+
+@dataclass
+class TrainingRunner(Runner):
+    replicate: int
+    desc: TrainingDesc
+    platform: object
+    verbose: bool = True
+    evaluate_every_epoch: bool = True
+
+    @staticmethod
+    def description() -> str:
+        return 'Train a model.'
+
+    @staticmethod
+    def add_args(parser: argparse.ArgumentParser, argv: List[str]) -> None:
+        shared_args.JobArgs.add_args(parser)
+        TrainingDesc.add_args(parser, shared_args.maybe_get_default_hparams(argv))
+
+    @staticmethod
+    def create_from_args(args: argparse.Namespace, platform) -> 'TrainingRunner':
+        job = shared_args.JobArgs.create_from_args(args)
+        job.validate()
+        desc = TrainingDesc.create_from_args(args)
+        desc.validate()
+        return TrainingRunner(job.replicate, desc, platform, verbose=not job.quiet,
+                              evaluate_every_epoch=not job.evaluate_only_at_end)
+
+    @property
+    def output_location(self) -> str:
+        return self.desc.run_path(self.platform.root, self.replicate)
+
+    def display_output_location(self) -> None:
+        print(self.output_location)
+
+    def run(self) -> None:
+        self.desc.check_runnable(self.platform)
+        location = self.output_location
+        primary = self.platform.is_primary_process
+        if self.verbose and primary:
+            print(banner(f'Training a Model (Replicate {self.replicate})', self.desc.display, location))
+        if train.is_done(location, self.desc.dataset_hparams, self.desc.training_hparams):
+            if self.verbose and primary:
+                print(f'Already done: {location} holds the final model and logger; nothing to train.')
+            return
+
+        loaders = datasets_registry.LoaderCache(self.platform)
+        loaders.get(self.desc.dataset_hparams, train=True)  # Fail on missing data before writing anything.
+        loaders.get(self.desc.dataset_hparams, train=False)
+        if primary:
+            self.desc.save(location)
+        model = models_registry.get(self.desc.model_hparams, outputs=self.desc.train_outputs,
+                                    seed=seeds.model_init_seed(self.replicate))
+        train.standard_train(model, location, self.desc.dataset_hparams, self.desc.training_hparams, self.platform,
+                             verbose=self.verbose, evaluate_every_epoch=self.evaluate_every_epoch, loaders=loaders)

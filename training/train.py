@@ -1,0 +1,115 @@
+"""The training loop (OpenLTH §7.3): callbacks before every step and once more at the end step; resumes itself."""
+
+import os
+import warnings
+from typing import Optional, Sequence
+
+import torch
+from tqdm import tqdm
+
+from datasets import registry as datasets_registry
+from foundations import paths
+from foundations.hparams import DatasetHparams, TrainingHparams
+from foundations.step import Step
+from training import checkpointing, optimizers, precision
+from training.metric_logger import MetricLogger
+from training.standard_callbacks import standard_callbacks
+
+
+def train(training_hparams: TrainingHparams, model: torch.nn.Module, train_loader, output_location: str, platform,
+          callbacks: Sequence = (), start_step: Optional[Step] = None, end_step: Optional[Step] = None,
+          verbose: bool = False) -> None:
+    """Train `model` on `train_loader` from `start_step` to `end_step` (default: `training_steps`).
+
+    If `checkpoint.pth` exists in `output_location`, training resumes from it (model, optimizer, logger and step)
+    instead of `start_step`. The lr schedule is replayed up to the start step. Each epoch `ep` is shuffled with
+    `data_order_seed + ep` (unrepeatable when the seed is None), so a resumed run sees the same batches as an
+    uninterrupted one. Callbacks run before each step and once more at the end step, then training returns.
+    Steps are counted in iterations (`Step`); a progress bar over iterations shows when verbose on a terminal.
+    """
+    if platform.is_primary_process:
+        os.makedirs(output_location, exist_ok=True)
+
+    model.to(platform.torch_device)
+    inner = model
+    optimizer = optimizers.get_optimizer(training_hparams, model)
+    ipe = train_loader.iterations_per_epoch
+    lr_schedule = optimizers.get_lr_schedule(training_hparams, optimizer, ipe)
+    amp = precision.Precision(training_hparams, platform.torch_device)
+
+    if platform.is_distributed:
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[platform.torch_device] if platform.torch_device.type == 'cuda' else None)
+
+    restored_step, logger = checkpointing.restore_checkpoint(output_location, model, optimizer, ipe, amp.scaler)
+    start = restored_step or start_step or Step.zero(ipe)
+    logger = logger or MetricLogger()
+    end = end_step or Step.from_str(training_hparams.training_steps, ipe)
+
+    with warnings.catch_warnings():  # LambdaLR warns when stepped without an optimizer step.
+        warnings.simplefilter('ignore')
+        for _ in range(start.iteration):
+            lr_schedule.step()
+
+    if end <= start:
+        return
+
+    progress = tqdm(total=end.iteration, initial=start.iteration, unit='it', leave=False, dynamic_ncols=True,
+                    disable=True if not (verbose and platform.is_primary_process) else None)
+    try:
+        for ep in range(start.ep, end.ep + 1):
+            seed = training_hparams.data_order_seed
+            train_loader.shuffle(None if seed is None else seed + ep)
+            first_it = start.it if ep == start.ep else 0
+            for it, (examples, labels) in train_loader.batches(start=first_it):
+                step = Step.from_epoch(ep, it, ipe)
+                for callback in callbacks:
+                    if getattr(callback, 'wants_scaler', False):
+                        callback(output_location, step, model, optimizer, logger, scaler=amp.scaler)
+                    else:
+                        callback(output_location, step, model, optimizer, logger)
+
+                if step == end:
+                    return
+
+                optimizer.zero_grad(set_to_none=True)
+                model.train()
+                with amp.autocast():
+                    loss = inner.loss_criterion(model(examples), labels)
+                amp.backward_and_step(loss, optimizer)
+                lr_schedule.step()
+                progress.update(1)
+    finally:
+        progress.close()
+    platform.barrier()
+
+
+def is_done(output_location: str, dataset_hparams: DatasetHparams, training_hparams: TrainingHparams) -> bool:
+    """Whether a run in `output_location` finished: its end-step model and its logger exist."""
+    ipe = datasets_registry.iterations_per_epoch(dataset_hparams)
+    end = Step.from_str(training_hparams.training_steps, ipe)
+    return os.path.exists(paths.model(output_location, end)) and os.path.exists(paths.logger(output_location))
+
+
+def standard_train(model: torch.nn.Module, output_location: str, dataset_hparams: DatasetHparams,
+                   training_hparams: TrainingHparams, platform, start_step: Optional[Step] = None,
+                   verbose: bool = True, evaluate_every_epoch: bool = True, loaders=None) -> bool:
+    """Train with the standard callbacks unless the run in `output_location` is already done.
+
+    `loaders` (a datasets.registry.LoaderCache) lets several runs of one job share datasets in memory.
+    Returns True if it trained, False if the run was already done.
+    """
+    if is_done(output_location, dataset_hparams, training_hparams):
+        return False
+    loaders = loaders or datasets_registry.LoaderCache(platform)
+    train_loader = loaders.get(dataset_hparams, train=True)
+    test_loader = loaders.get(dataset_hparams, train=False)
+    expected_ipe = datasets_registry.iterations_per_epoch(dataset_hparams)
+    if train_loader.iterations_per_epoch != expected_ipe:
+        raise ValueError(f'The training set has {train_loader.iterations_per_epoch} batches per epoch where '
+                         f'{expected_ipe} were expected: is the dataset on disk complete?')
+    callbacks = standard_callbacks(training_hparams, train_loader, test_loader, platform, verbose=verbose,
+                                   start_step=start_step, evaluate_every_epoch=evaluate_every_epoch)
+    train(training_hparams, model, train_loader, output_location, platform, callbacks, start_step=start_step,
+          verbose=verbose)
+    return True
