@@ -12,12 +12,20 @@ import tempfile
 import torch
 
 
+def _file_mode() -> int:
+    """Permissions of a newly created file under the current umask (mkstemp would use 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: str, data: bytes) -> None:
     """Write `data` to `path` atomically (temp file + fsync + os.replace), creating the folder if needed."""
     folder = os.path.dirname(path) or '.'
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.', suffix='.tmp')
     try:
+        os.chmod(tmp, _file_mode())
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
             f.flush()

@@ -181,7 +181,9 @@ def summary(desc: LotteryDesc, root: str, replicate: int, levels: int) -> str:
         location = desc.run_path(root, replicate, level)
         with open(paths.sparsity_report(location)) as f:
             report = json.load(f)
-        accuracy = dict(MetricLogger.create_from_file(location).get_data('test_accuracy')).get(end)
+        accuracy = None
+        if MetricLogger.exists(location):
+            accuracy = dict(MetricLogger.create_from_file(location).get_data('test_accuracy')).get(end)
         accuracy_text = f'{100 * accuracy:12.2f}%' if accuracy is not None else f'{"-":>13}'
         lines.append(f'{level:>5}  {100 * report["unpruned"] / report["total"]:9.2f}%  {accuracy_text}  '
                      f'{os.path.relpath(location, root)}')

@@ -40,8 +40,8 @@ class Strategy(base.Strategy):
     @staticmethod
     def validate(pruning_hparams: PruningHparams, model) -> None:
         fraction = pruning_hparams.pruning_fraction
-        if not (math.isfinite(fraction) and 0 < fraction < 1):
-            raise HparamsError(f'argument --pruning_fraction: must be a fraction in (0, 1), got {fraction}')
+        if not (math.isfinite(fraction) and 0 <= fraction < 1):
+            raise HparamsError(f'argument --pruning_fraction: must be a fraction in [0, 1), got {fraction}')
         prunable = model.prunable_layer_names
         for name in layers_to_ignore(pruning_hparams):
             if name not in prunable:
@@ -77,7 +77,7 @@ class Strategy(base.Strategy):
 
         new_mask = Mask({name: torch.where(weights[name] > threshold, current_mask[name].float(),
                                            torch.zeros_like(weights[name])) for name in prunable})
-        for name in current_mask:
+        for name in current_mask:  # Ignored tensors keep their mask (and come last, as in the original).
             if name not in new_mask:
                 new_mask[name] = current_mask[name]
-        return Mask({name: new_mask[name] for name in current_mask})
+        return new_mask
