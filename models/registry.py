@@ -15,9 +15,9 @@ from foundations import paths
 from foundations.hparams import HparamsError, ModelHparams, flag_name
 from foundations.io import torch_load
 from foundations.step import Step
-from models import base, bn_initializers, initializers, mnist_lenet
+from models import base, bn_initializers, cifar_resnet, cifar_vgg, imagenet_resnet, initializers, mnist_lenet
 
-registered_models = [mnist_lenet.Model]
+registered_models = [mnist_lenet.Model, cifar_resnet.Model, cifar_vgg.Model, imagenet_resnet.Model]
 
 
 def family(model_name: str, flag: str = '--model_name'):

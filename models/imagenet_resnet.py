@@ -1,0 +1,120 @@
+"""`imagenet_resnet_<D>[_<W>]`: the ImageNet ResNets of He et al. 2016 ("Deep Residual Learning for Image
+Recognition", Table 1), D in {18, 34, 50, 101, 152, 200}, with base width W (default 64).
+
+A torchvision ResNet (its BasicBlock/Bottleneck and `_make_layer`) with every width scaled by W / 64, held as
+`self.model`, so state keys are torchvision's prefixed with `model.` (as in the original OpenLTH).
+Input (N, 3, H, W) float32 (224 x 224 for ImageNet); output (N, outputs) logits.
+"""
+
+import torch.nn as nn
+from torchvision.models import resnet as tv_resnet
+
+from foundations.hparams import DatasetHparams, ModelHparams, TrainingHparams
+from models import base
+
+# Depth -> (block type, blocks per stage). D = 200 takes its block counts from He et al. 2016b ("Identity Mappings in
+# Deep Residual Networks") but, like the original OpenLTH, keeps torchvision's post-activation Bottleneck.
+PLANS = {
+    18: (tv_resnet.BasicBlock, [2, 2, 2, 2]),
+    34: (tv_resnet.BasicBlock, [3, 4, 6, 3]),
+    50: (tv_resnet.Bottleneck, [3, 4, 6, 3]),
+    101: (tv_resnet.Bottleneck, [3, 4, 23, 3]),
+    152: (tv_resnet.Bottleneck, [3, 8, 36, 3]),
+    200: (tv_resnet.Bottleneck, [3, 24, 36, 3]),
+}
+
+
+class ResNet(tv_resnet.ResNet):
+    """torchvision's ResNet with stage widths W, 2W, 4W, 8W instead of 64, 128, 256, 512.
+
+    Module construction order and the construction-time init (kaiming_normal fan_out/relu on convolutions,
+    BatchNorm 1/0) are torchvision's, so the global RNG is consumed exactly as in the original.
+    """
+
+    def __init__(self, block, layers, num_classes: int = 1000, width: int = 64):
+        nn.Module.__init__(self)
+        self._norm_layer = nn.BatchNorm2d
+        self.inplanes = width
+        self.dilation = 1
+        self.groups = 1
+        self.base_width = 64
+        self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(self.inplanes)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(block, width, layers[0])
+        self.layer2 = self._make_layer(block, 2 * width, layers[1], stride=2)
+        self.layer3 = self._make_layer(block, 4 * width, layers[2], stride=2)
+        self.layer4 = self._make_layer(block, 8 * width, layers[3], stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(8 * width * block.expansion, num_classes)
+
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+
+
+class Model(base.Model):
+    """ImageNet ResNet (He et al. 2016) wrapped as `self.model`.
+
+    plan: (block type, blocks per stage, width W), e.g. (Bottleneck, [3, 4, 6, 3], 64) for imagenet_resnet_50.
+    outputs: number of classes (default 1000).
+    """
+
+    name_grammar = (f'imagenet_resnet_<D>[_<W>] with D in {{{", ".join(str(d) for d in PLANS)}}} '
+                    'and width W > 0 (default 64)')
+
+    def __init__(self, plan, initializer, outputs=None):
+        super().__init__()
+        block, layers, width = plan
+        self.model = ResNet(block, layers, outputs or 1000, width)
+        self.apply(initializer)
+
+    def forward(self, x):
+        return self.model(x)
+
+    @property
+    def output_layer_names(self):
+        return ['model.fc.weight', 'model.fc.bias']
+
+    @staticmethod
+    def _parse(model_name):
+        """(D, W) for a valid name, else None."""
+        parts = model_name.split('_')
+        if parts[:2] != ['imagenet', 'resnet'] or len(parts) not in (3, 4):
+            return None
+        if not all(part.isascii() and part.isdigit() and int(part) > 0 for part in parts[2:]):
+            return None
+        depth, width = int(parts[2]), int(parts[3]) if len(parts) == 4 else 64
+        return (depth, width) if depth in PLANS else None
+
+    @staticmethod
+    def is_valid_model_name(model_name):
+        return Model._parse(model_name) is not None
+
+    @staticmethod
+    def get_model_from_name(model_name, initializer, outputs=None):
+        """Build `imagenet_resnet_D[_W]`; raises ValueError for an invalid name."""
+        parsed = Model._parse(model_name)
+        if parsed is None:
+            raise ValueError(f'Invalid model name: {model_name}')
+        depth, width = parsed
+        block, layers = PLANS[depth]
+        return Model((block, layers, width), initializer, outputs)
+
+    @staticmethod
+    def default_hparams():
+        from lottery.desc import LotteryDesc
+        from pruning import sparse_global
+        return LotteryDesc(
+            model_hparams=ModelHparams(model_name='imagenet_resnet_50', model_init='kaiming_normal',
+                                       batchnorm_init='uniform'),
+            dataset_hparams=DatasetHparams(dataset_name='imagenet', batch_size=1024),
+            training_hparams=TrainingHparams(optimizer_name='sgd', momentum=0.9, milestone_steps='30ep,60ep,80ep',
+                                             lr=0.4, gamma=0.1, weight_decay=1e-4, training_steps='90ep',
+                                             warmup_steps='5ep'),
+            pruning_hparams=sparse_global.PruningHparams(pruning_strategy='sparse_global', pruning_fraction=0.2),
+        )
