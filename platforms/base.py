@@ -113,6 +113,25 @@ class Platform(Hparams):
         if self.is_distributed and torch.distributed.is_initialized():
             torch.distributed.barrier()
 
+    @property
+    def backend(self) -> str:
+        """`nccl` when this process trains on a GPU, `gloo` on the CPU."""
+        return 'nccl' if self.torch_device.type == 'cuda' else 'gloo'
+
     def run_job(self, job) -> None:
-        """Run `job()` on this platform (subclasses set up and tear down process groups around it)."""
-        job()
+        """Run `job()`; under torchrun (WORLD_SIZE > 1) inside a process group that is torn down afterwards.
+
+        Every process runs the whole job; only the primary one writes files, and `barrier()` keeps them in step.
+        """
+        if not self.is_distributed or torch.distributed.is_initialized():
+            job()
+            return
+        if self.torch_device.type == 'cuda':
+            torch.cuda.set_device(self.torch_device)
+            torch.distributed.init_process_group(backend=self.backend, device_id=self.torch_device)
+        else:
+            torch.distributed.init_process_group(backend=self.backend)
+        try:
+            job()
+        finally:
+            torch.distributed.destroy_process_group()

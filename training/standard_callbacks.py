@@ -69,13 +69,15 @@ def evaluate(model: torch.nn.Module, loader, platform):
 
     Loss is the model's criterion (mean cross-entropy) weighted by batch size; accuracy is a fraction in [0, 1].
     """
-    inner = checkpointing.unwrap(model)
+    inner = checkpointing.unwrap(model)  # Parameters are in sync across processes: no DDP collectives needed.
     totals = torch.zeros(3, dtype=torch.float64, device=platform.torch_device)  # loss sum, correct, count
-    model.eval()
+    inner.eval()
     with torch.no_grad():
         for examples, labels in loader:
-            output = model(examples)
             n = labels.shape[0]
+            if n == 0:  # This process's share of a small last batch can be empty.
+                continue
+            output = inner(examples)
             totals[0] += inner.loss_criterion(output, labels).double() * n
             totals[1] += (output.argmax(dim=1) == labels).sum()
             totals[2] += n

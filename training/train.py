@@ -75,13 +75,26 @@ def train(training_hparams: TrainingHparams, model: torch.nn.Module, train_loade
                 optimizer.zero_grad(set_to_none=True)
                 model.train()
                 with amp.autocast():
-                    loss = inner.loss_criterion(model(examples), labels)
+                    output = model(examples)
+                    loss = local_loss(inner, output, labels, train_loader.global_batch_size(it), platform)
                 amp.backward_and_step(loss, optimizer)
                 lr_schedule.step()
                 progress.update(1)
     finally:
         progress.close()
     platform.barrier()
+
+
+def local_loss(model, output: torch.Tensor, labels: torch.Tensor, global_batch_size: int, platform) -> torch.Tensor:
+    """This process's share of the global batch's mean loss, scaled so that DistributedDataParallel's average of
+    the processes' gradients is exactly the gradient of the mean loss over the whole global batch (even when the
+    shards of a partial last batch differ in size, or one is empty). For a single process: the plain mean loss."""
+    local_batch_size = labels.shape[0]
+    if not platform.is_distributed:
+        return model.loss_criterion(output, labels)
+    if local_batch_size == 0:
+        return output.sum() * 0.0  # Takes part in the gradient all-reduce with zeros.
+    return model.loss_criterion(output, labels) * (local_batch_size * platform.world_size / global_batch_size)
 
 
 def is_done(output_location: str, dataset_hparams: DatasetHparams, training_hparams: TrainingHparams) -> bool:
