@@ -1,13 +1,15 @@
 """In-memory image datasets and the batched loader that feeds them to training.
 
-Small datasets (MNIST, CIFAR-10) live on the training device as one uint8 tensor. An epoch is an index
-permutation; each batch is gathered, augmented (random crop with zero padding, horizontal flip) and normalised with
-a handful of whole-batch tensor operations, in the style of airbench / hlb-CIFAR10. The result equals what the
-original OpenLTH's per-sample torchvision pipeline (ToTensor, Normalize, RandomCrop(padding=4),
-RandomHorizontalFlip) produces for the same crop offsets and flips.
+Small datasets (MNIST, Fashion-MNIST, CIFAR-10) live on the training device as one uint8 tensor. An epoch is an
+index permutation; each batch is gathered, augmented (random crop with zero padding, horizontal flip) and normalised
+with a handful of whole-batch tensor operations, in the style of airbench / hlb-CIFAR10. The result equals, bit for
+bit, what the original OpenLTH's per-sample torchvision pipeline (RandomCrop(padding=4), RandomHorizontalFlip,
+ToTensor, Normalize) produces for the same crop offsets and flips.
 
 The dataset transformations of OpenLTH (random labels, subsampling, blurring, rotation labels) are applied once, to
-the whole tensor, when the dataset is built (see datasets/registry.py for their order).
+the whole tensor, when the dataset is built (see datasets/registry.py for their order). Their random streams are the
+original's (numpy `RandomState`), shared with the on-disk datasets (datasets/imagenet.py) through the functions
+below, so the same seed picks the same examples and labels.
 """
 
 import math
@@ -16,20 +18,56 @@ from typing import Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import torchvision.transforms.functional as TF
+
+# The random streams of the dataset transformations (OpenLTH §5.1-5.2) ---------------------------------------------
+
+
+def random_labels(num_examples: int, num_classes: int, seed: int, fraction: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Which examples get a random label, and which label: (positions (k,), labels (k,)), both int64 numpy.
+
+    k = ceil(num_examples x fraction). Positions: the first k of `np.random.RandomState(seed + 1).permutation(N)`;
+    labels: `np.random.RandomState(seed).randint(num_classes, size=k)` (a new label may equal the old one).
+    """
+    k = int(np.ceil(num_examples * fraction))
+    labels = np.random.RandomState(seed).randint(num_classes, size=k).astype(np.int64)
+    positions = np.random.RandomState(seed + 1).permutation(num_examples)[:k].astype(np.int64)
+    return positions, labels
+
+
+def subsample_indices(num_examples: int, seed: int, fraction: float) -> np.ndarray:
+    """The examples a subsample keeps, in this order: the first ceil(N x fraction) of
+    `np.random.RandomState(seed + 1).permutation(N)` (the permutation `random_labels` uses). int64 numpy (k,)."""
+    k = int(np.ceil(num_examples * fraction))
+    return np.random.RandomState(seed + 1).permutation(num_examples)[:k].astype(np.int64)
+
+
+def rotation_labels(num_examples: int, seed: int) -> np.ndarray:
+    """Unsupervised rotation labels `RandomState(seed).randint(4, size=N)`: quarter turns counter-clockwise."""
+    return np.random.RandomState(seed).randint(4, size=num_examples).astype(np.int64)
+
+
+def random_seed() -> int:
+    """A fresh, unrepeatable seed (for `shuffle(None)`), in [0, 2^62)."""
+    return random.SystemRandom().getrandbits(62)
+
+
+# In-memory datasets -----------------------------------------------------------------------------------------------
 
 
 class Dataset:
-    """A labelled image dataset held in memory.
+    """A labelled image dataset held in memory as one uint8 tensor.
 
     Args:
-      examples: uint8 tensor (N, H, W) for greyscale or (N, H, W, C), pixel values 0..255.
-      labels: integer tensor or array (N,).
-      mean, std: per-channel normalisation constants for pixels scaled to [0, 1].
-      augment: whether the training loader applies random crops (padding `crop_padding`) and horizontal flips.
+      examples: uint8 tensor (N, H, W) for greyscale or (N, H, W, C), pixel values 0..255 (the layout of numpy,
+        PIL and torchvision's dataset classes). Stored channel-first as `examples` (N, C, H, W), contiguous.
+      labels: integer tensor or array (N,), stored as int64 `labels`.
+      num_classes: the number of distinct labels.
+      mean, std: per-channel normalisation constants for pixels scaled to [0, 1] (length C).
+      augment: whether the training loader applies random crops (zero padding `crop_padding` pixels on each side)
+        and horizontal flips.
 
-    Raises ValueError when the counts of examples and labels differ.
+    Raises ValueError when the counts of examples and labels differ, or the examples are not uint8.
     """
 
     def __init__(self, examples: torch.Tensor, labels, num_classes: int, mean: Sequence[float],
@@ -39,7 +77,9 @@ class Dataset:
             raise ValueError(f'Different number of examples ({examples.shape[0]}) and labels ({labels.shape[0]}).')
         if examples.dtype != torch.uint8:
             raise ValueError(f'Examples must be uint8 pixels, got {examples.dtype}.')
-        self.examples = examples if examples.dim() == 4 else examples.unsqueeze(-1)  # (N, H, W, C)
+        if examples.dim() == 3:
+            examples = examples.unsqueeze(-1)
+        self.examples = examples.permute(0, 3, 1, 2).contiguous()  # (N, C, H, W)
         self.labels = labels
         self.num_classes = num_classes
         self.mean = tuple(mean)
@@ -54,48 +94,52 @@ class Dataset:
     # Transformations (OpenLTH §5.1-5.2), applied to the whole tensor --------------------------------------------
 
     def randomize_labels(self, seed: int, fraction: float) -> None:
-        """Give ceil(N x fraction) examples a uniformly random label (which may equal the old one).
-
-        Which examples: the first k of `np.random.RandomState(seed + 1).permutation(N)`; their new labels:
-        `np.random.RandomState(seed).randint(num_classes, size=k)` (the original's exact random streams).
-        """
-        n = len(self)
-        k = int(np.ceil(n * fraction))
-        new_labels = np.random.RandomState(seed).randint(self.num_classes, size=k)
-        positions = np.random.RandomState(seed + 1).permutation(n)[:k]
-        self.labels[torch.as_tensor(positions, dtype=torch.int64)] = torch.as_tensor(new_labels, dtype=torch.int64)
+        """Give ceil(N x fraction) examples a uniformly random label (see `random_labels` for the streams)."""
+        positions, new_labels = random_labels(len(self), self.num_classes, seed, fraction)
+        positions, new_labels = torch.from_numpy(positions), torch.from_numpy(new_labels)
+        self.labels[positions.to(self.labels.device)] = new_labels.to(self.labels.device)
 
     def subsample(self, seed: int, fraction: float) -> None:
-        """Keep ceil(N x fraction) examples: the first k of `RandomState(seed + 1).permutation(N)`, in that order.
+        """Keep ceil(N x fraction) examples chosen by `subsample_indices`, in that order.
 
-        Raises ValueError on a second call.
+        Raises ValueError on a second call ('Cannot subsample more than once.').
         """
         if self._subsampled:
             raise ValueError('Cannot subsample more than once.')
         self._subsampled = True
-        n = len(self)
-        k = int(np.ceil(n * fraction))
-        keep = torch.as_tensor(np.random.RandomState(seed + 1).permutation(n)[:k], dtype=torch.int64)
-        self.examples = self.examples[keep]
-        self.labels = self.labels[keep]
+        keep = torch.from_numpy(subsample_indices(len(self), seed, fraction)).to(self.labels.device)
+        self.examples = self.examples.index_select(0, keep)
+        self.labels = self.labels.index_select(0, keep)
 
-    def blur(self, blur_factor: int) -> None:
-        """Blur every image: resize (bilinear, antialiased) to (H // f, W // f), then back to (H, W)."""
-        images = self.examples.permute(0, 3, 1, 2)  # (N, C, H, W)
-        h, w = images.shape[-2:]
-        small = TF.resize(images, [int(h / blur_factor), int(w / blur_factor)], antialias=True)
-        self.examples = TF.resize(small, [h, w], antialias=True).permute(0, 2, 3, 1).contiguous()
+    def blur(self, blur_factor: int, chunk_size: int = 4096) -> None:
+        """Blur every image: resize (bilinear, antialiased) to (int(H / f), int(W / f)), then back to (H, W).
+
+        This is the original's PIL `Resize` down and up (DECISIONS.md makes `--blur_factor` work), done on the
+        tensor in chunks of `chunk_size` images; pixels agree with PIL's to within a few grey levels.
+        Raises ValueError when the factor would shrink an image to nothing.
+        """
+        h, w = self.examples.shape[2:]
+        small_size = [int(h / blur_factor), int(w / blur_factor)]
+        if min(small_size) < 1:
+            raise ValueError(f'blur_factor {blur_factor} is too large for {h}x{w} images.')
+        chunks = [TF.resize(TF.resize(chunk, small_size, antialias=True), [h, w], antialias=True)
+                  for chunk in self.examples.split(chunk_size)]
+        self.examples = torch.cat(chunks)
 
     def unsupervised_rotation(self, seed: int) -> None:
-        """Replace labels with `RandomState(seed).randint(4, size=N)` and rotate each image by label x 90 degrees.
+        """Replace labels with `rotation_labels(N, seed)` and rotate each image by label x 90 degrees.
 
-        Rotations are counter-clockwise and exact (DECISIONS.md fixes the original's random angles).
+        Rotations are counter-clockwise and exact (DECISIONS.md fixes the original's random angles); the number of
+        classes becomes 4. Raises ValueError for non-square images (a quarter turn would change their shape).
         """
-        labels = torch.as_tensor(np.random.RandomState(seed).randint(4, size=len(self)), dtype=torch.int64)
+        h, w = self.examples.shape[2:]
+        if h != w:
+            raise ValueError(f'Rotation labels need square images, not {h}x{w}.')
+        labels = torch.from_numpy(rotation_labels(len(self), seed)).to(self.labels.device)
         examples = self.examples.clone()
         for quarter_turns in (1, 2, 3):
             chosen = labels == quarter_turns
-            examples[chosen] = torch.rot90(self.examples[chosen], quarter_turns, dims=(1, 2))
+            examples[chosen] = torch.rot90(self.examples[chosen], quarter_turns, dims=(2, 3))
         self.examples = examples
         self.labels = labels
         self.num_classes = 4
@@ -110,32 +154,42 @@ class Dataset:
 
 
 class Loader:
-    """Iterates over a Dataset in batches: `for x, y in loader` with x float32 (B, C, H, W) and y int64 (B,).
+    """Iterates over a Dataset in batches: `for x, y in loader` with x float32 (B, C, H, W) normalised and y int64
+    (B,), both on `device`. The dataset's tensors are moved to `device` once, at construction.
 
-    The order is the identity until `shuffle(seed)` is called; then it is `torch.randperm(N)` drawn from a generator
-    seeded with `seed` (unrepeatable when seed is None). Augmentation draws come from a second generator derived from
-    the same seed, so `data_order_seed` fixes both the data order and the augmentation of every epoch.
+    Order: the identity until `shuffle(seed)` is called; then `torch.randperm(N)` drawn from a
+    `torch.Generator().manual_seed(seed)` (an unrepeatable seed when seed is None). The same generator then draws
+    every example's crop offsets and flip for the pass, so `data_order_seed` fixes both the data order and the
+    augmentation of every epoch; before any shuffle, augmentation is drawn from seed 0. Every pass until the next
+    `shuffle` is identical, and `batches(start=k)` yields exactly the batches k.. of a full pass.
+
+    Per batch: one `index_select` gathers the uint8 images, one more crops and flips them all (see
+    `crop_and_flip`), and three whole-batch operations normalise them exactly as torchvision's ToTensor + Normalize.
 
     With world_size > 1, this process sees its share of every global batch: positions `rank::world_size` of the
     batch, so the shards of all processes cover the epoch exactly once and each global batch is the same one a
     single process would draw. `iterations_per_epoch` = ceil(N / batch_size) (the last batch may be partial).
+
+    Raises ValueError for batch_size < 1 or a rank outside [0, world_size).
     """
 
     def __init__(self, dataset: Dataset, batch_size: int, train: bool, device='cpu', rank: int = 0,
                  world_size: int = 1):
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}.')
-        self.dataset = dataset.to(device)
+        if not 0 <= rank < world_size:
+            raise ValueError(f'rank must be in [0, {world_size}), got {rank}.')
+        self.device = torch.device(device)
+        self.dataset = dataset.to(self.device)
         self.batch_size = batch_size
         self.augment = train and dataset.augment
-        self.device = torch.device(device)
         self.rank = rank
         self.world_size = world_size
-        self._order: Optional[torch.Tensor] = None
-        self._augmentation_generator: Optional[torch.Generator] = None
-        channels = dataset.examples.shape[-1]
+        channels = dataset.examples.shape[1]
         self._mean = torch.tensor(dataset.mean, dtype=torch.float32, device=self.device).view(1, channels, 1, 1)
         self._std = torch.tensor(dataset.std, dtype=torch.float32, device=self.device).view(1, channels, 1, 1)
+        self._order = torch.arange(len(dataset), device=self.device)
+        self._crops, self._flips = self._draw_augmentation(torch.Generator().manual_seed(0))
 
     @property
     def iterations_per_epoch(self) -> int:
@@ -144,72 +198,91 @@ class Loader:
     def __len__(self) -> int:
         return self.iterations_per_epoch
 
+    def global_batch_size(self, iteration: int) -> int:
+        """Examples in global batch `iteration` of a pass (all processes together): batch_size, or fewer at the end."""
+        return min(self.batch_size, len(self.dataset) - iteration * self.batch_size)
+
     @property
     def num_examples(self) -> int:
         """Examples this process sees in one pass (its shard, when distributed)."""
-        n = len(self.dataset)
-        return len(range(self.rank, n, self.world_size)) if self.world_size > 1 else n
+        full, rest = divmod(len(self.dataset), self.batch_size)
+        per_batch = len(range(self.rank, self.batch_size, self.world_size))
+        return full * per_batch + len(range(self.rank, rest, self.world_size))
 
     def shuffle(self, seed: Optional[int]) -> None:
-        """Fix the order (and augmentation) of the next pass; seed None draws an unrepeatable order."""
-        if seed is None:
-            seed = random.SystemRandom().getrandbits(62)
-        generator = torch.Generator().manual_seed(seed)
-        self._order = torch.randperm(len(self.dataset), generator=generator)
-        self._augmentation_generator = torch.Generator().manual_seed(seed + 1)
+        """Fix the order and augmentation of the following passes; seed None draws an unrepeatable pass."""
+        generator = torch.Generator().manual_seed(random_seed() if seed is None else seed)
+        self._order = torch.randperm(len(self.dataset), generator=generator).to(self.device)
+        self._crops, self._flips = self._draw_augmentation(generator)
 
-    def global_batches(self) -> Iterator[torch.Tensor]:
-        """Example indices (CPU, int64) of each global batch of the current pass."""
-        order = self._order if self._order is not None else torch.arange(len(self.dataset))
-        return iter(order.split(self.batch_size))
+    def _draw_augmentation(self, generator: torch.Generator):
+        """Per epoch position: crop offsets (N, 2) uniform in [0, 2 x padding] and flips (N,) with probability 0.5.
+
+        (None, None) when this loader does not augment. Drawn on the CPU, stored on the device.
+        """
+        if not self.augment:
+            return None, None
+        n, p = len(self.dataset), self.dataset.crop_padding
+        crops = torch.randint(0, 2 * p + 1, (n, 2), generator=generator)
+        flips = torch.rand(n, generator=generator) < 0.5
+        return crops.to(self.device), flips.to(self.device)
 
     def __iter__(self) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
         for _, batch in self.batches():
             yield batch
 
     def batches(self, start: int = 0) -> Iterator[Tuple[int, Tuple[torch.Tensor, torch.Tensor]]]:
-        """(iteration, (x, y)) for every batch of the pass from iteration `start` on.
-
-        Skipped batches still consume their augmentation draws, so batch `it` is the same whatever `start` is.
-        """
-        generator = self._augmentation_generator or torch.Generator().manual_seed(0)
-        for it, indices in enumerate(self.global_batches()):
-            crops, flips = self._draw_augmentation(len(indices), generator) if self.augment else (None, None)
-            if it < start:
-                continue
-            if self.world_size > 1:
-                share = slice(self.rank, None, self.world_size)
-                indices = indices[share]
-                crops, flips = (crops[share], flips[share]) if self.augment else (None, None)
-            yield it, self.make_batch(indices.to(self.device), crops, flips)
-
-    def _draw_augmentation(self, n: int, generator: torch.Generator):
-        """Crop offsets (n, 2) uniform in [0, 2 x padding] and flip flags (n,) with probability 0.5."""
-        p = self.dataset.crop_padding
-        crops = torch.randint(0, 2 * p + 1, (n, 2), generator=generator)
-        flips = torch.rand(n, generator=generator) < 0.5
-        return crops, flips
+        """(iteration, (x, y)) for every batch of the pass from iteration `start` on; x (B, C, H, W), y (B,)."""
+        n = len(self.dataset)
+        for it in range(start, self.iterations_per_epoch):
+            share = slice(it * self.batch_size + self.rank, min((it + 1) * self.batch_size, n), self.world_size)
+            crops, flips = (self._crops[share], self._flips[share]) if self.augment else (None, None)
+            yield it, self.make_batch(self._order[share], crops, flips)
 
     def make_batch(self, indices: torch.Tensor, crops: Optional[torch.Tensor] = None,
                    flips: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Gather, augment and normalise one batch. indices: (B,); crops: (B, 2) offsets; flips: (B,) bool."""
-        images = self.dataset.examples[indices]  # (B, H, W, C) uint8
+        """Gather, augment and normalise one batch.
+
+        indices: (B,) example indices; crops: (B, 2) (row, column) offsets into the zero-padded image, in
+        [0, 2 x padding]; flips: (B,) bool. All on the loader's device. Returns x float32 (B, C, H, W), y (B,).
+        """
+        images = self.dataset.examples.index_select(0, indices)  # (B, C, H, W) uint8
         if crops is not None:
-            images = random_crop(images, crops.to(self.device), self.dataset.crop_padding)
-            images = torch.where(flips.to(self.device).view(-1, 1, 1, 1), images.flip(2), images)
-        x = images.permute(0, 3, 1, 2).float().div(255).sub(self._mean).div(self._std)
-        return x.contiguous(), self.dataset.labels[indices]
+            images = crop_and_flip(images, crops, flips, self.dataset.crop_padding)
+        x = images.float().div_(255).sub_(self._mean).div_(self._std)  # torchvision's ToTensor + Normalize
+        return x, self.dataset.labels.index_select(0, indices)
 
 
-def random_crop(images: torch.Tensor, offsets: torch.Tensor, padding: int) -> torch.Tensor:
-    """Crop each (H, W) image out of its zero-padded version at its own offset.
+def make_loader(dataset: Dataset, batch_size: int, train: bool, platform) -> Loader:
+    """The loader of an in-memory dataset on the platform's device and shard (the registry's default)."""
+    return Loader(dataset, batch_size, train=train, device=platform.torch_device, rank=platform.rank,
+                  world_size=platform.world_size)
 
-    images: (B, H, W, C); offsets: (B, 2) int (row, column) in [0, 2 x padding]. Equivalent to torchvision's
-    `RandomCrop(H, padding=padding)` on every image with the given offsets. Returns (B, H, W, C).
+
+def crop_and_flip(images: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor, padding: int) -> torch.Tensor:
+    """Crop each (H, W) image out of its zero-padded version at its own offset, then mirror it if flipped.
+
+    images: (B, C, H, W); offsets: (B, 2) int (row, column) in [0, 2 x padding]; flips: (B,) bool. For every image
+    this equals torchvision's `hflip(crop(pad(image, padding, fill=0), row, column, H, W))` (hflip only where
+    flipped), i.e. `RandomCrop(H, padding=padding)` + `RandomHorizontalFlip()` with these draws. Returns
+    (B, C, H, W), same dtype.
+
+    How: the padded images and their mirror images are laid out in one buffer, and every output row (W pixels) is
+    a contiguous run of that buffer, so a single `index_select` over the view of all W-long runs copies them all.
+    A flipped crop at column c is the crop of the mirrored padded image at column 2 x padding - c.
     """
-    b, h, w, _ = images.shape
-    padded = F.pad(images, (0, 0, padding, padding, padding, padding))  # (B, H+2p, W+2p, C), zeros
-    rows = offsets[:, 0:1] + torch.arange(h, device=images.device)  # (B, H)
-    cols = offsets[:, 1:2] + torch.arange(w, device=images.device)  # (B, W)
-    batch = torch.arange(b, device=images.device).view(b, 1, 1)
-    return padded[batch, rows.view(b, h, 1), cols.view(b, 1, w)]
+    b, c, h, w = images.shape
+    hp, wp = h + 2 * padding, w + 2 * padding
+    source = images.new_zeros(2, b, c, hp, wp)  # [plain, mirrored] padded images
+    source[0, :, :, padding:padding + h, padding:padding + w] = images
+    source[1, :, :, padding:padding + h, padding:padding + w] = images.flip(3)
+
+    device = images.device
+    image = torch.arange(b, device=device) + b * flips  # index of each sample's (possibly mirrored) image
+    column = torch.where(flips, 2 * padding - offsets[:, 1], offsets[:, 1])
+    first = (image * (c * hp * wp) + offsets[:, 0] * wp + column).view(b, 1, 1)  # start of output row 0
+    first = first + (torch.arange(c, device=device) * (hp * wp)).view(1, c, 1) \
+        + (torch.arange(h, device=device) * wp).view(1, 1, h)  # (B, C, H): start of every output row
+    flat = source.view(-1)
+    runs = flat.as_strided((flat.numel() - w + 1, w), (1, 1))  # runs[i] = flat[i:i + w], a view
+    return runs.index_select(0, first.view(-1)).view(b, c, h, w)

@@ -9,6 +9,7 @@ a random crop with 4 pixels of zero padding and a random horizontal flip.
 
 import contextlib
 import os
+import pickle
 
 import torch
 import torchvision
@@ -30,6 +31,12 @@ class _CIFAR10(torchvision.datasets.CIFAR10):
     def _check_integrity(self) -> bool:
         files = [name for name, _ in self.train_list + self.test_list] + [self.meta['filename']]
         return all(os.path.isfile(os.path.join(self.root, self.base_folder, name)) for name in files)
+
+    def _load_meta(self) -> None:
+        """The class names from batches.meta (torchvision's version insists on the official file's MD5)."""
+        with open(os.path.join(self.root, self.base_folder, self.meta['filename']), 'rb') as f:
+            self.classes = pickle.load(f, encoding='latin1')[self.meta['key']]
+        self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
 
 
 def folder(platform) -> str:
@@ -66,10 +73,10 @@ def _load(platform, train: bool, augment: bool) -> base.Dataset:
 
 
 def get_train_set(platform, use_augmentation: bool) -> base.Dataset:
-    """The training images, uint8 (50000, 32, 32, 3); augmented (crop + flip) when `use_augmentation`."""
+    """The training images, uint8 (50000, 3, 32, 32); augmented (crop + flip) when `use_augmentation`."""
     return _load(platform, train=True, augment=use_augmentation)
 
 
 def get_test_set(platform) -> base.Dataset:
-    """The test images, uint8 (10000, 32, 32, 3), never augmented."""
+    """The test images, uint8 (10000, 3, 32, 32), never augmented."""
     return _load(platform, train=False, augment=False)

@@ -59,10 +59,10 @@ def _load(platform, train: bool) -> base.Dataset:
 
 
 def get_train_set(platform, use_augmentation: bool) -> base.Dataset:
-    """The 60,000 training digits, uint8 (60000, 28, 28). MNIST is never augmented (as in OpenLTH)."""
+    """The 60,000 training digits, uint8 (60000, 1, 28, 28). MNIST is never augmented (as in OpenLTH)."""
     return _load(platform, train=True)
 
 
 def get_test_set(platform) -> base.Dataset:
-    """The 10,000 test digits, uint8 (10000, 28, 28)."""
+    """The 10,000 test digits, uint8 (10000, 1, 28, 28)."""
     return _load(platform, train=False)

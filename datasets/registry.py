@@ -1,15 +1,18 @@
 """Datasets by name, the order in which dataset transformations apply, and loaders built from DatasetHparams.
 
 A dataset is a module exposing NUM_TRAIN_EXAMPLES, NUM_TEST_EXAMPLES, NUM_CLASSES, `get_train_set(platform,
-use_augmentation)` and `get_test_set(platform)`. Adding one is one file plus one line in `registered_datasets`.
+use_augmentation)` and `get_test_set(platform)`, whose datasets have the transformation methods of
+`datasets.base.Dataset` (randomize_labels, subsample, blur, unsupervised_rotation). In-memory datasets are served by
+`datasets.base.Loader`; a module whose data does not fit in memory also provides `make_loader(dataset, batch_size,
+train, platform)` (see datasets/imagenet.py). Adding a dataset is one file plus one line in `registered_datasets`.
 """
 
 import numpy as np
 
-from datasets import base, cifar10, mnist
+from datasets import base, cifar10, fashion_mnist, imagenet, mnist
 from foundations.hparams import DatasetHparams, HparamsError, flag_name
 
-registered_datasets = {'cifar10': cifar10, 'mnist': mnist}
+registered_datasets = {'cifar10': cifar10, 'fashion_mnist': fashion_mnist, 'imagenet': imagenet, 'mnist': mnist}
 
 UNSUPERVISED_LABELS = ('rotation',)
 
@@ -65,6 +68,7 @@ def get_dataset(dataset_hparams: DatasetHparams, platform, train: bool = True) -
 
     Order (OpenLTH §5.4): on the training set only, random labels, then subsampling, then blurring; then, on both
     sets, rotation labels. `transformation_seed` (None means 0) seeds every transformation.
+    Raises ValueError for unknown unsupervised labels, DatasetUnavailable when the data cannot be found.
     """
     module = get_module(dataset_hparams.dataset_name)
     seed = dataset_hparams.transformation_seed or 0
@@ -79,15 +83,21 @@ def get_dataset(dataset_hparams: DatasetHparams, platform, train: bool = True) -
     else:
         dataset = module.get_test_set(platform)
     if dataset_hparams.unsupervised_labels is not None:
+        if dataset_hparams.unsupervised_labels not in UNSUPERVISED_LABELS:
+            raise ValueError(f'Unknown unsupervised labels: {dataset_hparams.unsupervised_labels}')
         dataset.unsupervised_rotation(seed)
     return dataset
 
 
-def get(dataset_hparams: DatasetHparams, platform, train: bool = True) -> base.Loader:
-    """A loader over the training (train=True) or test set, on the platform's device and shard."""
+def get(dataset_hparams: DatasetHparams, platform, train: bool = True):
+    """A loader over the training (train=True) or test set, on the platform's device and shard.
+
+    The loader (`datasets.base.Loader`, or the dataset module's own `make_loader`) has `iterations_per_epoch`,
+    `__len__`, `shuffle(seed)`, `batches(start)` and `__iter__` yielding (x float32 (B, C, H, W), y int64 (B,)).
+    """
     dataset = get_dataset(dataset_hparams, platform, train)
-    return base.Loader(dataset, dataset_hparams.batch_size, train=train, device=platform.torch_device,
-                       rank=platform.rank, world_size=platform.world_size)
+    make_loader = getattr(get_module(dataset_hparams.dataset_name), 'make_loader', base.make_loader)
+    return make_loader(dataset, dataset_hparams.batch_size, train, platform)
 
 
 class LoaderCache:
@@ -97,7 +107,7 @@ class LoaderCache:
         self.platform = platform
         self._loaders = {}
 
-    def get(self, dataset_hparams: DatasetHparams, train: bool = True) -> base.Loader:
+    def get(self, dataset_hparams: DatasetHparams, train: bool = True):
         key = (str(dataset_hparams), train)
         if key not in self._loaders:
             self._loaders[key] = get(dataset_hparams, self.platform, train)
