@@ -153,89 +153,112 @@ class Dataset:
         return self
 
 
-class Loader:
-    """Iterates over a Dataset in batches: `for x, y in loader` with x float32 (B, C, H, W) normalised and y int64
-    (B,), both on `device`. The dataset's tensors are moved to `device` once, at construction.
+class ShardedLoader:
+    """What every loader shares: the epoch's order, its shuffling and each process's share of a global batch.
 
-    Order: the identity until `shuffle(seed)` is called; then `torch.randperm(N)` drawn from a
-    `torch.Generator().manual_seed(seed)` (an unrepeatable seed when seed is None). The same generator then draws
-    every example's crop offsets and flip for the pass, so `data_order_seed` fixes both the data order and the
-    augmentation of every epoch; before any shuffle, augmentation is drawn from seed 0. Every pass until the next
-    `shuffle` is identical, and `batches(start=k)` yields exactly the batches k.. of a full pass.
-
-    Per batch: one `index_select` gathers the uint8 images, one more crops and flips them all (see
-    `crop_and_flip`), and three whole-batch operations normalise them exactly as torchvision's ToTensor + Normalize.
+    The order is the identity until `shuffle(seed)` is called; then it is `torch.randperm(N)` drawn from
+    `torch.Generator().manual_seed(seed)` (an unrepeatable seed when seed is None), and the same generator draws
+    the pass's augmentation (`_draw_augmentation`, by the subclass). Every pass until the next `shuffle` is
+    identical, and `batches(start=k)` yields exactly the batches k.. of a full pass.
 
     With world_size > 1, this process sees its share of every global batch: positions `rank::world_size` of the
-    batch, so the shards of all processes cover the epoch exactly once and each global batch is the same one a
-    single process would draw. `iterations_per_epoch` = ceil(N / batch_size) (the last batch may be partial).
+    batch, so the shards of all processes cover the epoch exactly once and each global batch is the one a single
+    process would draw. `iterations_per_epoch` = ceil(N / batch_size) (the last batch may be partial).
 
     Raises ValueError for batch_size < 1 or a rank outside [0, world_size).
     """
 
-    def __init__(self, dataset: Dataset, batch_size: int, train: bool, device='cpu', rank: int = 0,
+    def __init__(self, num_examples: int, batch_size: int, train: bool, augment: bool, rank: int = 0,
                  world_size: int = 1):
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}.')
         if not 0 <= rank < world_size:
             raise ValueError(f'rank must be in [0, {world_size}), got {rank}.')
-        self.device = torch.device(device)
-        self.dataset = dataset.to(self.device)
+        self._num_examples = num_examples
         self.batch_size = batch_size
-        self.augment = train and dataset.augment
+        self.augment = train and augment
         self.rank = rank
         self.world_size = world_size
-        channels = dataset.examples.shape[1]
-        self._mean = torch.tensor(dataset.mean, dtype=torch.float32, device=self.device).view(1, channels, 1, 1)
-        self._std = torch.tensor(dataset.std, dtype=torch.float32, device=self.device).view(1, channels, 1, 1)
-        self._order = torch.arange(len(dataset), device=self.device)
-        self._crops, self._flips = self._draw_augmentation(torch.Generator().manual_seed(0))
+        self._order = torch.arange(num_examples)
+        self._draw_augmentation(torch.Generator().manual_seed(0))
 
     @property
     def iterations_per_epoch(self) -> int:
-        return math.ceil(len(self.dataset) / self.batch_size)
+        return math.ceil(self._num_examples / self.batch_size)
 
     def __len__(self) -> int:
         return self.iterations_per_epoch
 
     def global_batch_size(self, iteration: int) -> int:
         """Examples in global batch `iteration` of a pass (all processes together): batch_size, or fewer at the end."""
-        return min(self.batch_size, len(self.dataset) - iteration * self.batch_size)
+        return min(self.batch_size, self._num_examples - iteration * self.batch_size)
+
+    def share(self, iteration: int) -> slice:
+        """Epoch positions of this process's share of global batch `iteration`."""
+        return slice(iteration * self.batch_size + self.rank,
+                     min((iteration + 1) * self.batch_size, self._num_examples), self.world_size)
 
     @property
     def num_examples(self) -> int:
         """Examples this process sees in one pass (its shard, when distributed)."""
-        full, rest = divmod(len(self.dataset), self.batch_size)
-        per_batch = len(range(self.rank, self.batch_size, self.world_size))
-        return full * per_batch + len(range(self.rank, rest, self.world_size))
+        return sum(len(range(*self.share(it).indices(self._num_examples))) for it in range(len(self)))
 
     def shuffle(self, seed: Optional[int]) -> None:
         """Fix the order and augmentation of the following passes; seed None draws an unrepeatable pass."""
         generator = torch.Generator().manual_seed(random_seed() if seed is None else seed)
-        self._order = torch.randperm(len(self.dataset), generator=generator).to(self.device)
-        self._crops, self._flips = self._draw_augmentation(generator)
+        self._order = torch.randperm(self._num_examples, generator=generator)
+        self._draw_augmentation(generator)
 
-    def _draw_augmentation(self, generator: torch.Generator):
-        """Per epoch position: crop offsets (N, 2) uniform in [0, 2 x padding] and flips (N,) with probability 0.5.
-
-        (None, None) when this loader does not augment. Drawn on the CPU, stored on the device.
-        """
-        if not self.augment:
-            return None, None
-        n, p = len(self.dataset), self.dataset.crop_padding
-        crops = torch.randint(0, 2 * p + 1, (n, 2), generator=generator)
-        flips = torch.rand(n, generator=generator) < 0.5
-        return crops.to(self.device), flips.to(self.device)
+    def _draw_augmentation(self, generator: torch.Generator) -> None:
+        """Draw the augmentation of every epoch position from `generator` (after the order)."""
 
     def __iter__(self) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
         for _, batch in self.batches():
             yield batch
 
     def batches(self, start: int = 0) -> Iterator[Tuple[int, Tuple[torch.Tensor, torch.Tensor]]]:
+        """(iteration, (x, y)) for every batch of the pass from iteration `start` on."""
+        raise NotImplementedError
+
+
+class Loader(ShardedLoader):
+    """Iterates over an in-memory Dataset: `for x, y in loader` with x float32 (B, C, H, W) normalised and y int64
+    (B,), both on `device`. The dataset's tensors are moved to `device` once, at construction.
+
+    Order, augmentation draws and sharding as `ShardedLoader`: each epoch position gets its crop offsets and flip
+    when the pass is shuffled (before any shuffle, drawn from seed 0), so `data_order_seed` fixes both the data
+    order and the augmentation of every epoch. Per batch: one `index_select` gathers the uint8 images, one more
+    crops and flips them all (see `crop_and_flip`), and three whole-batch operations normalise them exactly as
+    torchvision's ToTensor + Normalize.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, train: bool, device='cpu', rank: int = 0,
+                 world_size: int = 1):
+        self.device = torch.device(device)
+        self.dataset = dataset.to(self.device)
+        super().__init__(len(dataset), batch_size, train, dataset.augment, rank, world_size)
+        self._order = self._order.to(self.device)
+        channels = dataset.examples.shape[1]
+        self._mean = torch.tensor(dataset.mean, dtype=torch.float32, device=self.device).view(1, channels, 1, 1)
+        self._std = torch.tensor(dataset.std, dtype=torch.float32, device=self.device).view(1, channels, 1, 1)
+
+    def shuffle(self, seed: Optional[int]) -> None:
+        super().shuffle(seed)
+        self._order = self._order.to(self.device)
+
+    def _draw_augmentation(self, generator: torch.Generator) -> None:
+        """Per epoch position: crop offsets (N, 2) uniform in [0, 2 x padding] and flips (N,) with probability
+        0.5; None when this loader does not augment. Drawn on the CPU, stored on the device."""
+        self._crops, self._flips = None, None
+        if self.augment:
+            n, p = len(self.dataset), self.dataset.crop_padding
+            self._crops = torch.randint(0, 2 * p + 1, (n, 2), generator=generator).to(self.device)
+            self._flips = (torch.rand(n, generator=generator) < 0.5).to(self.device)
+
+    def batches(self, start: int = 0) -> Iterator[Tuple[int, Tuple[torch.Tensor, torch.Tensor]]]:
         """(iteration, (x, y)) for every batch of the pass from iteration `start` on; x (B, C, H, W), y (B,)."""
-        n = len(self.dataset)
         for it in range(start, self.iterations_per_epoch):
-            share = slice(it * self.batch_size + self.rank, min((it + 1) * self.batch_size, n), self.world_size)
+            share = self.share(it)
             crops, flips = (self._crops[share], self._flips[share]) if self.augment else (None, None)
             yield it, self.make_batch(self._order[share], crops, flips)
 

@@ -271,63 +271,31 @@ class _BatchPlan:
         return max(0, self.loader.iterations_per_epoch - self.start)
 
     def __iter__(self) -> Iterator[List[Tuple[int, int]]]:
-        loader, n = self.loader, len(self.loader.dataset)
+        loader = self.loader
         for it in range(self.start, loader.iterations_per_epoch):
-            share = slice(it * loader.batch_size + loader.rank, min((it + 1) * loader.batch_size, n),
-                          loader.world_size)
+            share = loader.share(it)
             indices = loader._order[share].tolist()
             seeds = loader._seeds[share].tolist() if loader.augment else [None] * len(indices)
             yield list(zip(indices, seeds))
 
 
-class Loader:
+class Loader(base.ShardedLoader):
     """Batches of an ImageFolderDataset, decoded and preprocessed by `num_workers` DataLoader worker processes
     (none: in this process): `for x, y in loader` gives x float32 (B, 3, 224, 224) and y int64 (B,) on `device`.
 
-    The same interface as `datasets.base.Loader`: the order is the identity until `shuffle(seed)`, then
-    `torch.randperm(N)` from `torch.Generator().manual_seed(seed)` (unrepeatable for seed None); the same generator
-    draws a seed per epoch position for that image's augmentation, so passes are repeatable and `batches(start=k)`
-    yields exactly the batches k.. of a full pass. With world_size > 1 this process gets positions
-    `rank::world_size` of every global batch. `iterations_per_epoch` = ceil(N / batch_size).
-
-    Raises ValueError for batch_size < 1 or a rank outside [0, world_size).
+    Order and sharding as `datasets.base.ShardedLoader`; the shuffle's generator draws a seed per epoch position
+    for that image's augmentation, so passes are repeatable whatever the number of workers.
     """
 
     def __init__(self, dataset: ImageFolderDataset, batch_size: int, train: bool, device='cpu', rank: int = 0,
                  world_size: int = 1, num_workers: int = 0):
-        if batch_size < 1:
-            raise ValueError(f'batch_size must be >= 1, got {batch_size}.')
-        if not 0 <= rank < world_size:
-            raise ValueError(f'rank must be in [0, {world_size}), got {rank}.')
         self.dataset = dataset
-        self.augment = train and dataset.augment
-        self.batch_size = batch_size
         self.device = torch.device(device)
-        self.rank = rank
-        self.world_size = world_size
         self.num_workers = num_workers
-        self._order = torch.arange(len(dataset))
-        self._seeds = self._draw_seeds(torch.Generator().manual_seed(0))
+        super().__init__(len(dataset), batch_size, train, dataset.augment, rank, world_size)
 
-    @property
-    def iterations_per_epoch(self) -> int:
-        return math.ceil(len(self.dataset) / self.batch_size)
-
-    def __len__(self) -> int:
-        return self.iterations_per_epoch
-
-    def shuffle(self, seed: Optional[int]) -> None:
-        """Fix the order and augmentation of the following passes; seed None draws an unrepeatable pass."""
-        generator = torch.Generator().manual_seed(base.random_seed() if seed is None else seed)
-        self._order = torch.randperm(len(self.dataset), generator=generator)
-        self._seeds = self._draw_seeds(generator)
-
-    def _draw_seeds(self, generator: torch.Generator) -> torch.Tensor:
-        return torch.randint(0, 2 ** 62, (len(self.dataset),), generator=generator)
-
-    def __iter__(self) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
-        for _, batch in self.batches():
-            yield batch
+    def _draw_augmentation(self, generator: torch.Generator) -> None:
+        self._seeds = torch.randint(0, 2 ** 62, (len(self.dataset),), generator=generator)
 
     def batches(self, start: int = 0) -> Iterator[Tuple[int, Tuple[torch.Tensor, torch.Tensor]]]:
         """(iteration, (x, y)) for every batch of the pass from iteration `start` on; x (B, 3, 224, 224), y (B,)."""

@@ -100,6 +100,14 @@ def get(dataset_hparams: DatasetHparams, platform, train: bool = True):
     return make_loader(dataset, dataset_hparams.batch_size, train, platform)
 
 
+def test_set_hparams(dataset_hparams: DatasetHparams) -> DatasetHparams:
+    """The part of `dataset_hparams` the test set depends on (dataset, batch size, rotation labels and their seed)."""
+    rotation = dataset_hparams.unsupervised_labels is not None
+    return DatasetHparams(dataset_hparams.dataset_name, dataset_hparams.batch_size,
+                          unsupervised_labels=dataset_hparams.unsupervised_labels,
+                          transformation_seed=dataset_hparams.transformation_seed if rotation else None)
+
+
 class LoaderCache:
     """Loaders of one job, built once per (dataset hyperparameters, split) and shared by its training runs."""
 
@@ -108,7 +116,7 @@ class LoaderCache:
         self._loaders = {}
 
     def get(self, dataset_hparams: DatasetHparams, train: bool = True):
-        key = (str(dataset_hparams), train)
+        key = (str(dataset_hparams) if train else str(test_set_hparams(dataset_hparams)), train)
         if key not in self._loaders:
             self._loaders[key] = get(dataset_hparams, self.platform, train)
         return self._loaders[key]

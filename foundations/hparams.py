@@ -309,6 +309,7 @@ class TrainingHparams(Hparams):
     warmup_steps: Optional[str] = None
     weight_decay: Optional[float] = None
     apex_fp16: bool = False
+    amp_dtype: Optional[str] = None  # New in open_lth; None (float16) keeps every existing hash.
 
     _name = 'Training Hyperparameters'
     _description = 'Hyperparameters that determine how the model is trained.'
@@ -325,6 +326,13 @@ class TrainingHparams(Hparams):
     _warmup_steps = "Steps of linear lr warmup at the start of training as epochs ('20ep') or iterations ('800it')"
     _weight_decay = 'The L2 penalty to apply to the weights.'
     _apex_fp16 = 'Whether to train the model in float16 using the NVIDIA Apex library.'
+    _amp_dtype = ('With --apex_fp16, the reduced precision to train in: float16 (the default; CUDA only, with loss '
+                  'scaling) or bfloat16 (CUDA or CPU, no loss scaling).')
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.amp_dtype == 'float16':  # The default, spelled out: one experiment, one folder name.
+            self.amp_dtype = None
 
     def validate(self, prefix: str = None) -> None:
         super().validate(prefix)

@@ -1,7 +1,6 @@
 """`PrunedModel`: a model whose pruned weights are zero in every forward pass."""
 
 import torch
-import torch.nn as nn
 
 from models import base
 from pruning.mask import Mask

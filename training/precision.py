@@ -1,7 +1,8 @@
-"""Mixed precision for `--apex_fp16`: torch.autocast in float16 with a GradScaler (no NVIDIA Apex needed).
+"""Mixed precision for `--apex_fp16`: torch.autocast plus, in float16, a GradScaler (no NVIDIA Apex needed).
 
-Autocast keeps BatchNorm and the loss in float32; the scaler's state is saved in checkpoints so a resumed run
-continues with the same loss scale.
+`--amp_dtype=bfloat16` trains in bfloat16 instead (no loss scaling needed; also on the CPU). Autocast keeps
+BatchNorm and the loss in float32; the scaler's state is saved in checkpoints so a resumed run continues with the
+same loss scale.
 """
 
 import contextlib
@@ -10,12 +11,18 @@ import torch
 
 from foundations.hparams import HparamsError, TrainingHparams, flag_name
 
+DTYPES = {'float16': torch.float16, 'bfloat16': torch.bfloat16}
+
 
 def validate(training_hparams: TrainingHparams, device: torch.device, prefix=None) -> None:
-    """Raise HparamsError when mixed precision is requested on a device without float16 autocast (the CPU)."""
-    if training_hparams.apex_fp16 and torch.device(device).type != 'cuda':
+    """Raise HparamsError for an unknown `--amp_dtype`, or float16 mixed precision on a device without it (CPU)."""
+    dtype_name = training_hparams.amp_dtype or 'float16'
+    if dtype_name not in DTYPES:
+        raise HparamsError(f'argument {flag_name("amp_dtype", prefix)}: unknown dtype {dtype_name!r}; '
+                           f'choose from: {", ".join(DTYPES)}')
+    if training_hparams.apex_fp16 and dtype_name == 'float16' and torch.device(device).type != 'cuda':
         raise HparamsError(f'argument {flag_name("apex_fp16", prefix)}: float16 mixed precision needs a CUDA '
-                           f'device; this platform trains on {device}')
+                           f'device; this platform trains on {device} (add --amp_dtype=bfloat16 to use bfloat16)')
 
 
 class Precision:
@@ -24,7 +31,7 @@ class Precision:
     def __init__(self, training_hparams: TrainingHparams, device: torch.device):
         self.device_type = torch.device(device).type
         self.enabled = bool(training_hparams.apex_fp16)
-        self.dtype = torch.float16
+        self.dtype = DTYPES[training_hparams.amp_dtype or 'float16']
         self.scaler = torch.amp.GradScaler(self.device_type, enabled=self.enabled and self.dtype == torch.float16)
 
     def autocast(self):

@@ -53,7 +53,6 @@ def test_fashion_mnist_counts():
 def test_registry_and_loader_agree_on_subsampled_epochs():
     """ceil(N x f / B) (the registry) equals ceil(ceil(N x f) / B) (the loader) for every fraction k / 1000."""
     for name in ('mnist', 'cifar10', 'imagenet'):
-        n = registry.get_module(name).NUM_TRAIN_EXAMPLES
         for k in range(1, 1001):
             for batch_size in (50, 60, 128, 1024):
                 dataset_hparams = hparams(name, batch_size, subsample_fraction=k / 1000)
@@ -225,3 +224,14 @@ def test_make_loader_hook_defaults_to_the_in_memory_loader(platform):
     assert type(loader) is base.Loader
     assert loader.device == platform.torch_device and (loader.rank, loader.world_size) == (0, 1)
     copy.deepcopy(loader)  # plain data: no open files or processes
+
+
+def test_loader_cache_shares_test_sets_between_training_variants(platform):
+    cache = registry.LoaderCache(platform)
+    full = DatasetHparams('mnist', 128)
+    small = DatasetHparams('mnist', 128, subsample_fraction=0.1, random_labels_fraction=0.5, transformation_seed=3)
+    assert cache.get(full, train=False) is cache.get(small, train=False)
+    assert cache.get(full, train=True) is not cache.get(small, train=True)
+    rotated = DatasetHparams('mnist', 128, unsupervised_labels='rotation', transformation_seed=3)
+    assert cache.get(rotated, train=False) is not cache.get(full, train=False)
+    assert len(cache.get(small, train=True).dataset) == 6000

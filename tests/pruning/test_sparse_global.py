@@ -6,7 +6,6 @@ import torch
 from foundations.hparams import HparamsError, ModelHparams
 from models import registry
 from pruning import sparse_global
-from pruning.mask import Mask
 from tests.conftest import load_golden
 
 GOLDEN = load_golden('pruning.json')
