@@ -64,6 +64,10 @@ class PrunedModel(base.Model):
     def loss_criterion(self):
         return self.model.loss_criterion
 
+    @property
+    def memory_format(self):
+        return self.model.memory_format
+
     def save(self, save_location, save_step):
         self._apply_mask()
         self.model.save(save_location, save_step)

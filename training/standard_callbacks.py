@@ -11,6 +11,7 @@ import torch
 from tqdm import tqdm
 
 from foundations.step import Step
+from models import base
 from training import checkpointing
 
 
@@ -71,13 +72,14 @@ def evaluate(model: torch.nn.Module, loader, platform):
     """
     inner = checkpointing.unwrap(model)  # Parameters are in sync across processes: no DDP collectives needed.
     totals = torch.zeros(3, dtype=torch.float64, device=platform.torch_device)  # loss sum, correct, count
+    memory_format = inner.memory_format
     inner.eval()
     with torch.no_grad():
         for examples, labels in loader:
             n = labels.shape[0]
             if n == 0:  # This process's share of a small last batch can be empty.
                 continue
-            output = inner(examples)
+            output = inner(base.to_memory_format(examples, memory_format))
             totals[0] += inner.loss_criterion(output, labels).double() * n
             totals[1] += (output.argmax(dim=1) == labels).sum()
             totals[2] += n

@@ -11,6 +11,7 @@ from datasets import registry as datasets_registry
 from foundations import paths
 from foundations.hparams import DatasetHparams, TrainingHparams
 from foundations.step import Step
+from models import base
 from training import checkpointing, optimizers, precision
 from training.metric_logger import MetricLogger
 from training.standard_callbacks import standard_callbacks
@@ -30,7 +31,8 @@ def train(training_hparams: TrainingHparams, model: torch.nn.Module, train_loade
     if platform.is_primary_process:
         os.makedirs(output_location, exist_ok=True)
 
-    model.to(platform.torch_device)
+    memory_format = model.memory_format
+    model.to(platform.torch_device, memory_format=memory_format)
     inner = model
     optimizer = optimizers.get_optimizer(training_hparams, model)
     ipe = train_loader.iterations_per_epoch
@@ -75,7 +77,7 @@ def train(training_hparams: TrainingHparams, model: torch.nn.Module, train_loade
                 optimizer.zero_grad(set_to_none=True)
                 model.train()
                 with amp.autocast():
-                    output = model(examples)
+                    output = model(base.to_memory_format(examples, memory_format))
                     loss = local_loss(inner, output, labels, train_loader.global_batch_size(it), platform)
                 amp.backward_and_step(loss, optimizer)
                 lr_schedule.step()
