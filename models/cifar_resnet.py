@@ -10,8 +10,13 @@ State keys follow the original OpenLTH: `conv`, `bn`, `blocks.<i>.{conv1,bn1,con
 import torch.nn as nn
 import torch.nn.functional as F
 
-from foundations.hparams import DatasetHparams, ModelHparams, TrainingHparams
+from foundations.hparams import TrainingHparams
 from models import base
+
+
+# The CIFAR-10 recipe of the original (shared by the VGGs): 160 epochs of SGD, lr 0.1 dropped 10x at 80 and 120.
+CIFAR_TRAINING = TrainingHparams(optimizer_name='sgd', momentum=0.9, milestone_steps='80ep,120ep', lr=0.1, gamma=0.1,
+                                 weight_decay=1e-4, training_steps='160ep')
 
 
 class Block(nn.Module):
@@ -79,15 +84,10 @@ class Model(base.Model):
     @staticmethod
     def _parse(model_name):
         """(D, W) for a valid name, else None."""
-        parts = model_name.split('_')
-        if parts[:2] != ['cifar', 'resnet'] or len(parts) not in (3, 4):
+        numbers = base.numbers_in_name(model_name, 'cifar_resnet', 1, 2)
+        if numbers is None or numbers[0] <= 2 or (numbers[0] - 2) % 6 != 0:
             return None
-        if not all(part.isascii() and part.isdigit() and int(part) > 0 for part in parts[2:]):
-            return None
-        depth, width = int(parts[2]), int(parts[3]) if len(parts) == 4 else 16
-        if depth <= 2 or (depth - 2) % 6 != 0:
-            return None
-        return depth, width
+        return numbers[0], numbers[1] if len(numbers) == 2 else 16
 
     @staticmethod
     def is_valid_model_name(model_name):
@@ -106,13 +106,4 @@ class Model(base.Model):
 
     @staticmethod
     def default_hparams():
-        from lottery.desc import LotteryDesc
-        from pruning import sparse_global
-        return LotteryDesc(
-            model_hparams=ModelHparams(model_name='cifar_resnet_20', model_init='kaiming_normal',
-                                       batchnorm_init='uniform'),
-            dataset_hparams=DatasetHparams(dataset_name='cifar10', batch_size=128),
-            training_hparams=TrainingHparams(optimizer_name='sgd', momentum=0.9, milestone_steps='80ep,120ep',
-                                             lr=0.1, gamma=0.1, weight_decay=1e-4, training_steps='160ep'),
-            pruning_hparams=sparse_global.PruningHparams(pruning_strategy='sparse_global', pruning_fraction=0.2),
-        )
+        return base.preset('cifar_resnet_20', 'cifar10', 128, CIFAR_TRAINING)

@@ -9,8 +9,7 @@ Input (N, 3, 32, 32) float32; output (N, outputs) logits. State keys follow the 
 import torch.nn as nn
 import torch.nn.functional as F
 
-from foundations.hparams import DatasetHparams, ModelHparams, TrainingHparams
-from models import base
+from models import base, cifar_resnet
 
 # Conv widths per configuration; 'M' is a 2x2 max-pool with stride 2.
 PLANS = {
@@ -78,14 +77,4 @@ class Model(base.Model):
 
     @staticmethod
     def default_hparams():
-        from lottery.desc import LotteryDesc
-        from pruning import sparse_global
-        return LotteryDesc(
-            model_hparams=ModelHparams(model_name='cifar_vgg_16', model_init='kaiming_normal',
-                                       batchnorm_init='uniform'),
-            dataset_hparams=DatasetHparams(dataset_name='cifar10', batch_size=128),
-            training_hparams=TrainingHparams(optimizer_name='sgd', momentum=0.9, milestone_steps='80ep,120ep',
-                                             lr=0.1, gamma=0.1, weight_decay=1e-4, training_steps='160ep'),
-            pruning_hparams=sparse_global.PruningHparams(pruning_strategy='sparse_global', pruning_fraction=0.2,
-                                                         pruning_layers_to_ignore='fc.weight'),
-        )
+        return base.preset('cifar_vgg_16', 'cifar10', 128, cifar_resnet.CIFAR_TRAINING, 'fc.weight')

@@ -9,7 +9,7 @@ Input (N, 3, H, W) float32 (224 x 224 for ImageNet); output (N, outputs) logits.
 import torch.nn as nn
 from torchvision.models import resnet as tv_resnet
 
-from foundations.hparams import DatasetHparams, ModelHparams, TrainingHparams
+from foundations.hparams import TrainingHparams
 from models import base
 
 # Depth -> (block type, blocks per stage). D = 200 takes its block counts from He et al. 2016b ("Identity Mappings in
@@ -83,13 +83,10 @@ class Model(base.Model):
     @staticmethod
     def _parse(model_name):
         """(D, W) for a valid name, else None."""
-        parts = model_name.split('_')
-        if parts[:2] != ['imagenet', 'resnet'] or len(parts) not in (3, 4):
+        numbers = base.numbers_in_name(model_name, 'imagenet_resnet', 1, 2)
+        if numbers is None or numbers[0] not in PLANS:
             return None
-        if not all(part.isascii() and part.isdigit() and int(part) > 0 for part in parts[2:]):
-            return None
-        depth, width = int(parts[2]), int(parts[3]) if len(parts) == 4 else 64
-        return (depth, width) if depth in PLANS else None
+        return numbers[0], numbers[1] if len(numbers) == 2 else 64
 
     @staticmethod
     def is_valid_model_name(model_name):
@@ -107,14 +104,6 @@ class Model(base.Model):
 
     @staticmethod
     def default_hparams():
-        from lottery.desc import LotteryDesc
-        from pruning import sparse_global
-        return LotteryDesc(
-            model_hparams=ModelHparams(model_name='imagenet_resnet_50', model_init='kaiming_normal',
-                                       batchnorm_init='uniform'),
-            dataset_hparams=DatasetHparams(dataset_name='imagenet', batch_size=1024),
-            training_hparams=TrainingHparams(optimizer_name='sgd', momentum=0.9, milestone_steps='30ep,60ep,80ep',
-                                             lr=0.4, gamma=0.1, weight_decay=1e-4, training_steps='90ep',
-                                             warmup_steps='5ep'),
-            pruning_hparams=sparse_global.PruningHparams(pruning_strategy='sparse_global', pruning_fraction=0.2),
-        )
+        return base.preset('imagenet_resnet_50', 'imagenet', 1024, TrainingHparams(
+            optimizer_name='sgd', momentum=0.9, milestone_steps='30ep,60ep,80ep', lr=0.4, gamma=0.1,
+            weight_decay=1e-4, training_steps='90ep', warmup_steps='5ep'))

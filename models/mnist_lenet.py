@@ -7,7 +7,7 @@ flattened to 784 features; hidden layers live in `fc_layers`, the output layer i
 import torch.nn as nn
 import torch.nn.functional as F
 
-from foundations.hparams import DatasetHparams, ModelHparams, TrainingHparams
+from foundations.hparams import TrainingHparams
 from models import base
 
 
@@ -52,13 +52,5 @@ class Model(base.Model):
 
     @staticmethod
     def default_hparams():
-        from lottery.desc import LotteryDesc
-        from pruning import sparse_global
-        return LotteryDesc(
-            model_hparams=ModelHparams(model_name='mnist_lenet_300_100', model_init='kaiming_normal',
-                                       batchnorm_init='uniform'),
-            dataset_hparams=DatasetHparams(dataset_name='mnist', batch_size=128),
-            training_hparams=TrainingHparams(optimizer_name='sgd', lr=0.1, training_steps='40ep'),
-            pruning_hparams=sparse_global.PruningHparams(pruning_strategy='sparse_global', pruning_fraction=0.2,
-                                                         pruning_layers_to_ignore='fc.weight'),
-        )
+        return base.preset('mnist_lenet_300_100', 'mnist', 128,
+                           TrainingHparams(optimizer_name='sgd', lr=0.1, training_steps='40ep'), 'fc.weight')
