@@ -3,30 +3,12 @@ written once per session into temporary folders (never into the shared dataset r
 
 import gzip
 import os
-import pickle
 
 import numpy as np
 import pytest
 from PIL import Image
 
-FAKE_CIFAR_TEST_SIZE = 500
-
-
-def write_cifar10(folder: str, num_test: int = FAKE_CIFAR_TEST_SIZE, seed: int = 0) -> None:
-    """A fake CIFAR-10 in the python format: `folder/cifar-10-batches-py/` with data_batch_1..5 (10,000 random
-    images each: the real training-set size), test_batch (`num_test` images) and batches.meta. Each batch is a
-    pickle of {'data': (n, 3072) uint8 rows in CHW order, 'labels': list of ints}."""
-    rng = np.random.default_rng(seed)
-    target = os.path.join(folder, 'cifar-10-batches-py')
-    os.makedirs(target)
-    batches = [(f'data_batch_{i}', 10000) for i in range(1, 6)] + [('test_batch', num_test)]
-    for name, n in batches:
-        entry = {'batch_label': name, 'data': rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
-                 'labels': rng.integers(0, 10, size=n).tolist()}
-        with open(os.path.join(target, name), 'wb') as f:
-            pickle.dump(entry, f, protocol=4)
-    with open(os.path.join(target, 'batches.meta'), 'wb') as f:
-        pickle.dump({'label_names': [f'class_{i}' for i in range(10)], 'num_cases_per_batch': 10000}, f, protocol=4)
+from tests.conftest import FAKE_CIFAR_TEST_SIZE, write_cifar10  # noqa: F401 - used by the dataset tests
 
 
 def write_idx(path: str, array: np.ndarray) -> None:
@@ -87,21 +69,6 @@ def write_imagenet(root: str, per_class: dict) -> dict:
                 image_id += 1
         expected[split] = sorted(rows)
     return expected
-
-
-@pytest.fixture(scope='session')
-def cifar_root(tmp_path_factory):
-    """A dataset root holding a fake CIFAR-10 (50,000 training images, 500 test images) in `cifar10/`."""
-    root = tmp_path_factory.mktemp('fake_cifar_root')
-    write_cifar10(str(root / 'cifar10'))
-    return str(root)
-
-
-@pytest.fixture
-def cifar_platform(results_root, cifar_root):
-    """A CPU platform whose dataset root has the fake CIFAR-10."""
-    from platforms.local import Platform
-    return Platform(_root=results_root, _dataset_root=cifar_root, _device='cpu', _allow_download=False)
 
 
 @pytest.fixture(scope='session')
