@@ -21,10 +21,12 @@ TITLE = 'OpenLTH: A Framework for Research on Lottery Tickets and Beyond'
 
 
 def welcome() -> str:
+    """The original's three-line banner."""
     return f'{RULE}\n{TITLE}\n{THIN_RULE}'
 
 
 def command_chooser(argv0: str) -> str:
+    """The menu printed without a valid subcommand (exit status 1)."""
     lines = [welcome(), 'Choose a command to run:']
     for name, runner in runner_registry.registered_runners.items():
         lines.append(f'    * {argv0} {name} [...] => {runner.description()}')

@@ -40,6 +40,7 @@ class _CIFAR10(torchvision.datasets.CIFAR10):
 
 
 def folder(platform) -> str:
+    """`<dataset_root>/cifar10`, the folder holding `cifar-10-batches-py`."""
     return os.path.join(platform.dataset_root, 'cifar10')
 
 

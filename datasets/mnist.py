@@ -32,6 +32,7 @@ NUM_CLASSES = 10
 
 
 def raw_folder(dataset_root: str) -> str:
+    """Where torchvision (and the original OpenLTH) keep the four decompressed MNIST files."""
     return os.path.join(dataset_root, 'mnist', 'MNIST', 'raw')
 
 

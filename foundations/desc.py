@@ -35,6 +35,7 @@ class Desc(abc.ABC):
 
     @property
     def hashname(self) -> str:
+        """`<prefix>_<md5 of hash_input>`: the name of the result folder."""
         return f'{self.name_prefix()}_{hashlib.md5(self.hash_input.encode("utf-8")).hexdigest()}'
 
     def field_display(self, field_name: str) -> str:

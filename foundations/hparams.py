@@ -83,6 +83,7 @@ class Hparams:
 
     @staticmethod
     def is_required(field) -> bool:
+        """A field without a default is required."""
         return field.default is MISSING and field.default_factory is MISSING
 
     @classmethod
@@ -193,11 +194,13 @@ class Hparams:
 
     @staticmethod
     def check_positive_finite(value: Optional[float], flag: str) -> None:
+        """Raise HparamsError naming `flag` unless `value` is None or a finite number > 0."""
         if value is not None and not (math.isfinite(value) and value > 0):
             raise HparamsError(f'argument {flag}: must be a finite number > 0, got {value}')
 
     @staticmethod
     def check_at_least(value: Optional[int], minimum: int, flag: str) -> None:
+        """Raise HparamsError naming `flag` unless `value` is None or >= `minimum`."""
         if value is not None and value < minimum:
             raise HparamsError(f'argument {flag}: must be an integer >= {minimum}, got {value}')
 
@@ -249,6 +252,9 @@ class Hparams:
 
 @dataclass
 class DatasetHparams(Hparams):
+    """Which dataset, the batch size (a global batch, in examples) and the dataset transformations (OpenLTH §2.6,
+    §5). Fractions are in (0, 1]; `transformation_seed` None means 0."""
+
     dataset_name: str
     batch_size: int
     do_not_augment: bool = False
@@ -277,6 +283,8 @@ class DatasetHparams(Hparams):
 
 @dataclass
 class ModelHparams(Hparams):
+    """Which model, its weight and BatchNorm initializers, and which parameters are frozen (OpenLTH §2.6, §6)."""
+
     model_name: str
     model_init: str
     batchnorm_init: str
@@ -298,6 +306,9 @@ class ModelHparams(Hparams):
 
 @dataclass
 class TrainingHparams(Hparams):
+    """The optimizer and schedule of a training run (OpenLTH §2.6, §7). Steps are step strings (`160ep`, `500it`,
+    `3ep20it`) converted at the dataset's iterations per epoch; `milestone_steps` is a comma-separated list."""
+
     optimizer_name: str
     lr: float
     training_steps: str

@@ -38,6 +38,7 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
 
 
 def atomic_write_text(path: str, text: str) -> None:
+    """Write `text` (UTF-8) to `path` atomically."""
     atomic_write_bytes(path, text.encode('utf-8'))
 
 

@@ -6,18 +6,22 @@ from foundations.step import Step
 
 
 def checkpoint(root: str) -> str:
+    """The file holding the resume point of a run in result folder `root`."""
     return os.path.join(root, 'checkpoint.pth')
 
 
 def logger(root: str) -> str:
+    """The file holding a run's metrics in result folder `root`."""
     return os.path.join(root, 'logger')
 
 
 def mask(root: str) -> str:
+    """The file holding a level's mask in result folder `root`."""
     return os.path.join(root, 'mask.pth')
 
 
 def sparsity_report(root: str) -> str:
+    """The file holding the counts of a mask in result folder `root`."""
     return os.path.join(root, 'sparsity_report.json')
 
 
@@ -27,4 +31,5 @@ def model(root: str, step: Step) -> str:
 
 
 def hparams(root: str) -> str:
+    """The file holding the readable hyperparameters in result folder `root`."""
     return os.path.join(root, 'hparams.log')

@@ -25,10 +25,12 @@ class Step:
 
     @staticmethod
     def zero(iterations_per_epoch: int) -> 'Step':
+        """The first step of training."""
         return Step(0, iterations_per_epoch)
 
     @staticmethod
     def from_iteration(iteration: int, iterations_per_epoch: int) -> 'Step':
+        """The step after `iteration` total iterations."""
         return Step(iteration, iterations_per_epoch)
 
     @staticmethod
@@ -82,6 +84,7 @@ class Step:
 
     @property
     def iterations_per_epoch(self) -> int:
+        """Iterations in one epoch (batches per pass over the training set)."""
         return self._iterations_per_epoch
 
     @property

@@ -145,6 +145,7 @@ class LotteryDesc(Desc):
         return self.pretrain_training_hparams is not None
 
     def str_to_step(self, s: str, pretrain: bool = False) -> Step:
+        """A step string at the main (or pretraining) dataset's iterations per epoch."""
         dataset = self.pretrain_dataset_hparams if pretrain else self.dataset_hparams
         return Step.from_str(s, datasets_registry.iterations_per_epoch(dataset))
 

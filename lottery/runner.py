@@ -48,6 +48,9 @@ def transfer_weights(source_state: dict, model) -> None:
 
 @dataclass
 class LotteryRunner(Runner):
+    """`lottery`: levels 0..`levels` of iterative magnitude pruning with rewinding, into
+    `<root>/lottery_<md5>/replicate_<replicate>/level_<L>/main` (see the module docstring)."""
+
     replicate: int
     levels: int
     desc: LotteryDesc

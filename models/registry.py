@@ -109,6 +109,7 @@ def load(save_location: str, save_step: Step, model_hparams: ModelHparams, outpu
 
 
 def exists(save_location: str, save_step: Step) -> bool:
+    """Whether a model file for `save_step` is in `save_location`."""
     return os.path.exists(paths.model(save_location, save_step))
 
 

@@ -7,4 +7,4 @@ from platforms import base
 
 @dataclass
 class Platform(base.Platform):
-    pass
+    """This machine: one process, or one process per GPU under torchrun; folders as in platforms/base.py."""

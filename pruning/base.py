@@ -8,6 +8,9 @@ from pruning.mask import Mask
 
 
 class Strategy(abc.ABC):
+    """A pruning strategy: its hyperparameters class and its `prune` function (one file per strategy, registered in
+    pruning/registry.py)."""
+
     @staticmethod
     @abc.abstractmethod
     def get_pruning_hparams() -> type:

@@ -16,6 +16,9 @@ from pruning.mask import Mask
 
 @dataclass
 class PruningHparams(hparams.PruningHparams):
+    """sparse_global's flags: the fraction of the remaining weights to prune per level and the tensors never
+    pruned (a comma-separated list of prunable tensor names)."""
+
     pruning_fraction: float = 0.2
     pruning_layers_to_ignore: Optional[str] = None
 
@@ -28,11 +31,14 @@ class PruningHparams(hparams.PruningHparams):
 
 
 def layers_to_ignore(pruning_hparams: PruningHparams):
+    """The names in `--pruning_layers_to_ignore`, as a list."""
     text = pruning_hparams.pruning_layers_to_ignore
     return [name for name in text.split(',')] if text else []
 
 
 class Strategy(base.Strategy):
+    """Global magnitude pruning (see the module docstring)."""
+
     @staticmethod
     def get_pruning_hparams() -> type:
         return PruningHparams

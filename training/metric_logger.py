@@ -22,6 +22,7 @@ class MetricLogger:
         self.log: Dict[Tuple[str, int], float] = {}
 
     def add(self, name: str, step: Step, value: float) -> None:
+        """Record `value` for metric `name` at `step` (stored as a float)."""
         self.log[(name, step.iteration)] = float(value)
 
     def __str__(self) -> str:
@@ -31,6 +32,7 @@ class MetricLogger:
 
     @staticmethod
     def create_from_string(text: str) -> 'MetricLogger':
+        """Parse the `logger` file format (an empty or blank string gives an empty logger)."""
         logger = MetricLogger()
         if text.strip():
             for name, iteration, value in csv.reader(io.StringIO(text)):

@@ -20,6 +20,9 @@ def banner(title: str, display: str, output_location: str) -> str:
 
 @dataclass
 class TrainingRunner(Runner):
+    """`train`: trains `desc`'s model once into `<root>/train_<md5>/replicate_<replicate>/main` (skipped when
+    done, resumed when interrupted). verbose prints the banner and per-epoch lines."""
+
     replicate: int
     desc: TrainingDesc
     platform: object

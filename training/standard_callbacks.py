@@ -38,6 +38,7 @@ def run_at_step(step_to_run: Step, callback):
 # Callbacks -----------------------------------------------------------------------------------------------------
 
 def save_model_callback(platform):
+    """A callback that saves the (unwrapped) model's state_dict at the step (primary process only)."""
     def save_model(output_location, step, model, optimizer, logger):
         if platform.is_primary_process:
             checkpointing.unwrap(model).save(output_location, step)
@@ -45,6 +46,7 @@ def save_model_callback(platform):
 
 
 def save_logger_callback(platform):
+    """A callback that writes the logger file (primary process only)."""
     def save_logger(output_location, step, model, optimizer, logger):
         if platform.is_primary_process:
             logger.save(output_location)

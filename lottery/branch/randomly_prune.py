@@ -40,6 +40,9 @@ def random_mask(mask: Mask, strategy: str, seed: int) -> Mask:
 
 
 class Branch(base.Branch):
+    """Trains a random mask of the trunk level's sparsity from the rewind point (`--start_at=rewind`), the step-0
+    weights (`init`) or the trunk level's trained weights (`end`)."""
+
     @staticmethod
     def name() -> str:
         return 'randomly_prune'

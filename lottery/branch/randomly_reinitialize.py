@@ -11,6 +11,9 @@ from pruning.pruned_model import PrunedModel
 
 
 class Branch(base.Branch):
+    """Trains the trunk level's mask from new random weights (seeded by `--seed`, the replicate and the level),
+    from the rewind step (or step 0 with `--start_at_step_zero`)."""
+
     @staticmethod
     def name() -> str:
         return 'randomly_reinitialize'

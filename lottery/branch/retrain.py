@@ -13,6 +13,9 @@ from training.desc import check_runnable
 
 
 class Branch(base.Branch):
+    """Trains the trunk level's ticket with `--retrain_d_*` dataset and `--retrain_t_*` training hyperparameters;
+    the output layer is re-initialised when the new dataset has a different number of classes."""
+
     @staticmethod
     def name() -> str:
         return 'retrain'

@@ -9,6 +9,7 @@ from lottery.branch import registry
 
 
 def branch_chooser(argv: List[str]) -> str:
+    """The menu printed by `lottery_branch` without a valid branch name, branches sorted (exit status 1)."""
     prefix = ' '.join(argv[:2]) if len(argv) >= 2 else 'open_lth.py lottery_branch'
     lines = ['=' * 82, 'OpenLTH: A Library for Research on Lottery Tickets and Beyond', '-' * 82,
              'Choose a branch to run:']
