@@ -106,8 +106,9 @@ class LotteryRunner(Runner):
 
         if self.platform.is_primary_process:
             self.desc.save(self.location(0))
+        trained = False
         if self.desc.pretraining:
-            self._pretrain()
+            trained = self._pretrain()
         if self.platform.is_primary_process:
             self._establish_initial_weights()
         self.platform.barrier()
@@ -116,18 +117,21 @@ class LotteryRunner(Runner):
             if self.platform.is_primary_process:
                 self._prune_level(level)
             self.platform.barrier()
-            self._train_level(level)
+            trained = self._train_level(level) or trained
 
+        if not trained:
+            self._print(f'Already done: every level up to {self.levels} is trained; nothing to train.')
         self._print(summary(self.desc, self.platform.root, self.replicate, self.levels))
 
-    def _pretrain(self) -> None:
+    def _pretrain(self) -> bool:
+        """Train the pretraining phase in level_pretrain/main; returns whether anything was trained."""
         location = self.location('pretrain')
         if models_registry.exists(location, self.desc.pretrain_end_step):
-            return
+            return False
         self._print(header('Pretraining'))
         model = models_registry.get(self.desc.model_hparams, outputs=self.desc.pretrain_outputs,
                                     seed=seeds.model_init_seed(self.replicate))
-        train.standard_train(model, location, self.desc.pretrain_dataset_hparams,
+        return train.standard_train(model, location, self.desc.pretrain_dataset_hparams,
                              self.desc.pretrain_training_hparams, self.platform, verbose=self.verbose,
                              evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders)
 
@@ -159,18 +163,18 @@ class LotteryRunner(Runner):
             prune = pruning_registry.get(self.desc.pruning_hparams)
             prune(model, Mask.load(previous)).save(location)
 
-    def _train_level(self, level: int) -> None:
-        """Train level L from the rewind-point weights times level L's mask."""
+    def _train_level(self, level: int) -> bool:
+        """Train level L from the rewind-point weights times level L's mask; returns whether it trained."""
         location = self.location(level)
         if train.is_done(location, self.desc.dataset_hparams, self.desc.training_hparams):
-            return
+            return False
         model = models_registry.load(self.location(0), self.desc.train_start_step, self.desc.model_hparams,
                                      outputs=self.desc.train_outputs, seed=0)
         pruned_model = PrunedModel(model, Mask.load(location))
         if self.platform.is_primary_process:
             pruned_model.save(location, self.desc.train_start_step)
         self._print(header(f'Pruning Level {level}'))
-        train.standard_train(pruned_model, location, self.desc.dataset_hparams, self.desc.training_hparams,
+        return train.standard_train(pruned_model, location, self.desc.dataset_hparams, self.desc.training_hparams,
                              self.platform, start_step=self.desc.train_start_step, verbose=self.verbose,
                              evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders)
 

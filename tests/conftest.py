@@ -6,6 +6,8 @@ import os
 import pickle
 import sys
 
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # As open_lth.py does, before torch loads.
+
 import numpy as np
 import pytest
 

@@ -227,7 +227,9 @@ class Branch(Runner):
 
     def train_branch(self, model, start_step: Step, dataset_hparams=None, training_hparams=None) -> None:
         """Train `model` in the branch folder with the trunk's (or the given) dataset and training hparams."""
-        train.standard_train(model, self.branch_root, dataset_hparams or self.lottery_desc.dataset_hparams,
-                             training_hparams or self.lottery_desc.training_hparams, self.platform,
-                             start_step=start_step, verbose=self.verbose,
-                             evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders)
+        trained = train.standard_train(model, self.branch_root, dataset_hparams or self.lottery_desc.dataset_hparams,
+                                       training_hparams or self.lottery_desc.training_hparams, self.platform,
+                                       start_step=start_step, verbose=self.verbose,
+                                       evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders)
+        if not trained and self.verbose and self.platform.is_primary_process:
+            print(f'Already done: {self.branch_root} holds the final model and logger; nothing to train.')

@@ -114,3 +114,5 @@ def test_branch_banner_and_chooser_position(trunk, capsys):
     assert lines[:3] == ['=' * 82, 'Branch randomly_prune (Replicate 1, Level 0)', '-' * 82]
     assert 'Branch Arguments\n    * seed => 2\n    * strategy => layerwise\n    * start_at => rewind\nOutput Location: ' \
         in out
+    status, out, err = run_cli(argv, capsys)  # A rerun trains nothing and says so.
+    assert status == 0 and 'Already done: ' in out and '\ttime ' not in out

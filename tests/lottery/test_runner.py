@@ -75,6 +75,7 @@ def test_levels_masks_and_rewinding_to_initialisation(capsys):
     before = {level: os.path.getmtime(os.path.join(level_dir(level0, level), 'logger')) for level in range(4)}
     out = run_ok([a for a in argv if a != '--quiet'], capsys)
     assert 'Pruning Level' not in out and 'Lottery Ticket Results' in out
+    assert 'Already done: every level up to 3 is trained; nothing to train.' in out
     assert before == {level: os.path.getmtime(os.path.join(level_dir(level0, level), 'logger')) for level in range(4)}
 
     # More levels later: only the new ones run.
