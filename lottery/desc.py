@@ -82,14 +82,16 @@ class LotteryDesc(Desc):
         strategy = arg_utils.maybe_get_arg(argv, 'pruning_strategy')
         if strategy is None and defaults is not None:
             strategy = defaults.pruning_hparams.pruning_strategy
-        if strategy is not None:
-            pruning_class = pruning_registry.get_pruning_hparams(strategy)
-            same_strategy = defaults is not None and defaults.pruning_hparams.pruning_strategy == strategy
-            pruning_defaults = defaults.pruning_hparams if same_strategy else None
-            if defaults is not None and not same_strategy:
-                pruning_defaults = pruning_class(pruning_strategy=strategy)
-        else:
+        if strategy is None:
             pruning_class, pruning_defaults = PruningHparams, None
+        else:
+            pruning_class = pruning_registry.get_pruning_hparams(strategy)
+            if defaults is None:
+                pruning_defaults = None
+            elif defaults.pruning_hparams.pruning_strategy == strategy:
+                pruning_defaults = defaults.pruning_hparams
+            else:  # Another strategy than the preset's: its own field defaults.
+                pruning_defaults = pruning_class(pruning_strategy=strategy)
 
         DatasetHparams.add_args(parser, defaults=defaults.dataset_hparams if defaults else None)
         ModelHparams.add_args(parser, defaults=defaults.model_hparams if defaults else None)
@@ -134,6 +136,11 @@ class LotteryDesc(Desc):
         if self.pretraining:
             check_runnable(self.pretrain_dataset_hparams, self.pretrain_training_hparams, platform,
                            dataset_prefix='pretrain', training_prefix='pretrain')
+            if self.train_start_step >= self.train_end_step:
+                raise HparamsError(
+                    f'arguments --rewinding_steps/--pretrain_training_steps: the rewind point '
+                    f'({self.pretrain_training_hparams.training_steps}) must come before the end of training '
+                    f'(--training_steps={self.training_hparams.training_steps})')
         with torch.device('meta'):
             model = models_registry.get(self.model_hparams, outputs=self.train_outputs)
         pruning_registry.validate(self.pruning_hparams, model)

@@ -36,6 +36,8 @@ BAD_RUNS = [
     (['lottery'] + MNIST + ['--levels=2', '--pruning_fraction=1'], 'argument --pruning_fraction: must be a fraction'),
     (['lottery'] + MNIST + ['--levels=-1'], 'argument --levels: must be an integer >= 0, got -1'),
     (['lottery'] + MNIST + ['--levels=1', '--rewinding_steps=00it'], "argument --rewinding_steps: invalid step"),
+    (['lottery'] + MNIST + ['--levels=1', '--rewinding_steps=40ep'],
+     'the rewind point (40ep) must come before the end of training (--training_steps=40ep)'),
     (['lottery'] + MNIST + ['--levels=1', '--rewinding_steps=1ep', '--pretrain'],
      'argument --rewinding_steps: not allowed with --pretrain'),
     (['lottery'] + MNIST + ['--levels=1', '--pretrain', '--pretrain_training_steps=1ep', '--pretrain_lr=0'],
