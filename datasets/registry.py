@@ -54,11 +54,18 @@ def iterations_per_epoch(dataset_hparams: DatasetHparams) -> int:
     return int(np.ceil(n / dataset_hparams.batch_size))
 
 
+def uses_rotation_labels(dataset_hparams: DatasetHparams) -> bool:
+    """Whether the labels are unsupervised rotations; raises ValueError for unknown unsupervised labels."""
+    if dataset_hparams.unsupervised_labels is None:
+        return False
+    if dataset_hparams.unsupervised_labels not in UNSUPERVISED_LABELS:
+        raise ValueError(f'Unknown unsupervised labels: {dataset_hparams.unsupervised_labels}')
+    return True
+
+
 def num_classes(dataset_hparams: DatasetHparams) -> int:
     """The number of labels: the dataset's classes, or 4 with `unsupervised_labels=rotation`."""
-    if dataset_hparams.unsupervised_labels is not None:
-        if dataset_hparams.unsupervised_labels not in UNSUPERVISED_LABELS:
-            raise ValueError(f'Unknown unsupervised labels: {dataset_hparams.unsupervised_labels}')
+    if uses_rotation_labels(dataset_hparams):
         return 4
     return get_module(dataset_hparams.dataset_name).NUM_CLASSES
 
@@ -82,9 +89,7 @@ def get_dataset(dataset_hparams: DatasetHparams, platform, train: bool = True) -
             dataset.blur(dataset_hparams.blur_factor)
     else:
         dataset = module.get_test_set(platform)
-    if dataset_hparams.unsupervised_labels is not None:
-        if dataset_hparams.unsupervised_labels not in UNSUPERVISED_LABELS:
-            raise ValueError(f'Unknown unsupervised labels: {dataset_hparams.unsupervised_labels}')
+    if uses_rotation_labels(dataset_hparams):
         dataset.unsupervised_rotation(seed)
     return dataset
 
@@ -114,6 +119,11 @@ class LoaderCache:
     def __init__(self, platform):
         self.platform = platform
         self._loaders = {}
+
+    def load(self, dataset_hparams: DatasetHparams) -> None:
+        """Build the training and test loaders now, so missing data fails before a job writes anything."""
+        self.get(dataset_hparams, train=True)
+        self.get(dataset_hparams, train=False)
 
     def get(self, dataset_hparams: DatasetHparams, train: bool = True):
         key = (str(dataset_hparams) if train else str(test_set_hparams(dataset_hparams)), train)

@@ -100,9 +100,8 @@ class LotteryRunner(Runner):
 
         self.loaders = datasets_registry.LoaderCache(self.platform)
         for dataset_hparams in [self.desc.dataset_hparams, self.desc.pretrain_dataset_hparams]:
-            if dataset_hparams is not None:  # Fail on missing data before writing anything.
-                self.loaders.get(dataset_hparams, train=True)
-                self.loaders.get(dataset_hparams, train=False)
+            if dataset_hparams is not None:
+                self.loaders.load(dataset_hparams)
 
         if self.platform.is_primary_process:
             self.desc.save(self.location(0))

@@ -66,8 +66,7 @@ class TrainingRunner(Runner):
             return
 
         loaders = datasets_registry.LoaderCache(self.platform)
-        loaders.get(self.desc.dataset_hparams, train=True)  # Fail on missing data before writing anything.
-        loaders.get(self.desc.dataset_hparams, train=False)
+        loaders.load(self.desc.dataset_hparams)
         if primary:
             self.desc.save(location)
         model = models_registry.get(self.desc.model_hparams, outputs=self.desc.train_outputs,
