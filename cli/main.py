@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from cli import arg_utils, runner_registry
+from cli import arg_utils, replicates, runner_registry
 from datasets.errors import DatasetUnavailable
 from foundations.hparams import HparamsError
 from platforms import registry as platforms_registry
@@ -70,6 +70,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         platform = platform_class.create_from_args(args)
         platform.validate()
         runner = runner_class.create_from_args(args, platform)
+        runner = replicates.for_each_replicate(runner_class, args, platform, runner)
         if args.display_output_location:
             platform.run_job(runner.display_output_location)
             return 0

@@ -58,9 +58,17 @@ class LotteryRunner(Runner):
     verbose: bool = True
     evaluate_every_epoch: bool = True
 
+    trainer = None  # Stands in for train.standard_train when set (--concurrent: lottery/concurrent.py).
+
     @staticmethod
     def description() -> str:
         return 'Run a lottery ticket hypothesis experiment.'
+
+    @staticmethod
+    def run_concurrently(runners: List['LotteryRunner']) -> None:
+        """Run the runners (replicates of one experiment) together in this process, level by level."""
+        from lottery import concurrent
+        concurrent.run_lottery_runners(runners)
 
     @staticmethod
     def add_args(parser: argparse.ArgumentParser, argv: List[str]) -> None:
@@ -130,7 +138,8 @@ class LotteryRunner(Runner):
         self._print(header('Pretraining'))
         model = models_registry.get(self.desc.model_hparams, outputs=self.desc.pretrain_outputs,
                                     seed=seeds.model_init_seed(self.replicate))
-        return train.standard_train(model, location, self.desc.pretrain_dataset_hparams,
+        trainer = self.trainer or train.standard_train
+        return trainer(model, location, self.desc.pretrain_dataset_hparams,
                              self.desc.pretrain_training_hparams, self.platform, verbose=self.verbose,
                              evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders)
 
@@ -173,7 +182,8 @@ class LotteryRunner(Runner):
         if self.platform.is_primary_process:
             pruned_model.save(location, self.desc.train_start_step)
         self._print(header(f'Pruning Level {level}'))
-        return train.standard_train(pruned_model, location, self.desc.dataset_hparams, self.desc.training_hparams,
+        trainer = self.trainer or train.standard_train
+        return trainer(pruned_model, location, self.desc.dataset_hparams, self.desc.training_hparams,
                              self.platform, start_step=self.desc.train_start_step, verbose=self.verbose,
                              evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders)
 

@@ -29,9 +29,19 @@ class TrainingRunner(Runner):
     verbose: bool = True
     evaluate_every_epoch: bool = True
 
+    # Hooks for --concurrent (training/concurrent.py): a stand-in for train.standard_train, and a shared LoaderCache.
+    trainer = None
+    loaders = None
+
     @staticmethod
     def description() -> str:
         return 'Train a model.'
+
+    @staticmethod
+    def run_concurrently(runners: List['TrainingRunner']) -> None:
+        """Train the runners (replicates of one experiment) together in this process."""
+        from training import concurrent
+        concurrent.run_training_runners(runners)
 
     @staticmethod
     def add_args(parser: argparse.ArgumentParser, argv: List[str]) -> None:
@@ -65,11 +75,12 @@ class TrainingRunner(Runner):
                 print(f'Already done: {location} holds the final model and logger; nothing to train.')
             return
 
-        loaders = datasets_registry.LoaderCache(self.platform)
+        loaders = self.loaders or datasets_registry.LoaderCache(self.platform)
         loaders.load(self.desc.dataset_hparams)
         if primary:
             self.desc.save(location)
         model = models_registry.get(self.desc.model_hparams, outputs=self.desc.train_outputs,
                                     seed=seeds.model_init_seed(self.replicate))
-        train.standard_train(model, location, self.desc.dataset_hparams, self.desc.training_hparams, self.platform,
+        trainer = self.trainer or train.standard_train
+        trainer(model, location, self.desc.dataset_hparams, self.desc.training_hparams, self.platform,
                              verbose=self.verbose, evaluate_every_epoch=self.evaluate_every_epoch, loaders=loaders)

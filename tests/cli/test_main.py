@@ -10,7 +10,8 @@ HELP = load_golden('help_defaults.json')
 RAW_HELP = HELP['model_independent']['raw_help_text']
 
 # Flags open_lth adds (hash-neutral: their defaults change nothing); compared with the original without them.
-NEW_FLAGS = ('--amp_dtype', '--pretrain_amp_dtype', '--retrain_t_amp_dtype')
+NEW_FLAGS = ('--amp_dtype', '--pretrain_amp_dtype', '--retrain_t_amp_dtype',
+             '--replicates', '--concurrent', '--compile')
 
 
 def without_new_flags(help_text: str) -> str:
