@@ -154,17 +154,6 @@ def test_concurrent_replicates_draw_their_own_data_order(capsys, results_root):
     assert losses[0] != losses[1]
 
 
-@pytest.mark.parametrize('argv, message', [
-    (['--replicates=3-1'], "argument --replicates: invalid replicate '3-1'"),
-    (['--replicates=0'], "argument --replicates: invalid replicate '0'"),
-    (['--replicates=1,,2'], "argument --replicates: invalid replicate ''"),
-])
-def test_bad_replicates(capsys, results_root, argv, message):
-    status, _, err = run_cli(['train', '--default_hparams=mnist_lenet_300_100'] + argv, capsys)
-    assert status == 2 and err.startswith(f'open_lth.py: error: {message}')
-    assert not os.path.exists(results_root)
-
-
 def test_concurrent_branches_are_refused(capsys, results_root):
     status, _, err = run_cli(['lottery_branch', 'randomly_reinitialize', '--default_hparams=mnist_lenet_300_100',
                               '--levels=0', '--replicates=1-2', '--concurrent'], capsys)
