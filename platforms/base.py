@@ -20,7 +20,8 @@ def _env_path(variable: str, default: str) -> str:
 
 @dataclass
 class Platform(Hparams):
-    """A machine to run on. Only `num_workers` is a flag; the folders come from the environment or the caller.
+    """A machine to run on. Only `num_workers` and `compile` are flags; the folders come from the environment or the
+    caller.
 
     Folders (absolute paths):
       root: results, `$OPEN_LTH_ROOT` or `~/open_lth_data`.
@@ -32,6 +33,7 @@ class Platform(Hparams):
     """
 
     num_workers: int = 0
+    compile: bool = False  # New in open_lth (training/compilation.py); a job flag, never hashed.
     _root: Optional[str] = None
     _dataset_root: Optional[str] = None
     _imagenet_root: Optional[str] = None
@@ -43,6 +45,8 @@ class Platform(Hparams):
     _name = 'Platform Hyperparameters'
     _description = 'Hyperparameters that control the plaform on which the job is run.'
     _num_workers = 'The number of worker threads to use for data loading.'
+    _compile = ('Compile the training step with torch.compile: faster on GPUs after a minute of compiling; '
+                'results equal to float rounding.')
 
     def __post_init__(self):
         super().__post_init__()

@@ -12,7 +12,7 @@ from foundations import paths
 from foundations.hparams import DatasetHparams, TrainingHparams
 from foundations.step import Step
 from models import base
-from training import checkpointing, optimizers, precision
+from training import checkpointing, compilation, optimizers, precision
 from training.metric_logger import MetricLogger
 from training.standard_callbacks import standard_callbacks
 
@@ -43,6 +43,7 @@ def train(training_hparams: TrainingHparams, model: torch.nn.Module, train_loade
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[platform.torch_device] if platform.torch_device.type == 'cuda' else None)
 
+    forward = compilation.training_forward(model, platform)  # The model itself unless --compile.
     restored_step, logger = checkpointing.restore_checkpoint(output_location, model, optimizer, ipe, amp.scaler)
     start = restored_step or start_step or Step.zero(ipe)
     logger = logger or MetricLogger()
@@ -77,7 +78,7 @@ def train(training_hparams: TrainingHparams, model: torch.nn.Module, train_loade
                 optimizer.zero_grad(set_to_none=True)
                 model.train()
                 with amp.autocast():
-                    output = model(base.to_memory_format(examples, memory_format))
+                    output = forward(base.to_memory_format(examples, memory_format))
                     loss = local_loss(inner, output, labels, train_loader.global_batch_size(it), platform)
                 amp.backward_and_step(loss, optimizer)
                 lr_schedule.step()
