@@ -1,5 +1,6 @@
 """The `local` platform: this machine, folders from the environment (see platforms/base.py)."""
 
+import functools
 from dataclasses import dataclass
 
 from platforms import base
@@ -11,8 +12,12 @@ class Platform(base.Platform):
 
     def run_sweep(self, tasks, runners) -> int:
         """As base.Platform, except that with `--concurrent` the replicates train together in this process
-        (cli/concurrent.py)."""
+        (cli/concurrent.py, on one device), and that with several GPUs visible and no torchrun, one worker process
+        per GPU runs the sweep as under torchrun (platforms/launch.py)."""
         if len(runners) > 1 and getattr(tasks[0].args, 'concurrent', False):
             from cli.concurrent import concurrent_runner
-            runners = [concurrent_runner(runners)]
+            return super().run_sweep(tasks, [concurrent_runner(runners)])
+        from platforms import launch
+        if launch.wants_workers(self):
+            return launch.run_workers(functools.partial(super().run_sweep, tasks, runners), launch.visible_devices())
         return super().run_sweep(tasks, runners)
