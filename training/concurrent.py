@@ -15,6 +15,7 @@ What differs from `train.train`, by design:
   * under float16 mixed precision the loss scale is shared: a step skipped for overflow is skipped by all.
 """
 
+import contextlib
 import copy
 import types
 import warnings
@@ -183,6 +184,7 @@ class _StackedTraining:
             stacked = torch.stack([n[name].detach() for n in named])
             self.params[name] = stacked.requires_grad_(parameter.requires_grad)
         self.dtype = next(iter(self.params.values())).dtype
+        self.dtype_device = next(iter(self.params.values())).device
         self.buffers = {name: torch.stack([dict(m.named_buffers())[name] for m in inners])
                         for name, _ in inners[0].named_buffers()}
         self.masks = {}
@@ -261,9 +263,10 @@ class _StackedTraining:
                 self.params[name].mul_(mask)
 
     def _run_callbacks(self, step: Step) -> None:
-        """Bring each replica's own model and optimizer up to date, then run its callbacks."""
+        """Bring each replica's own model and optimizer up to date, then run its callbacks (evaluations of all
+        replicas at once, see `_vectorised_evaluation`)."""
         state = self.optimizer.state_dict()
-        with torch.no_grad():
+        with torch.no_grad(), self._vectorised_evaluation():
             for i, replica in enumerate(self.replicas):
                 inner = replica.inner
                 for name, parameter in inner.named_parameters():
@@ -277,6 +280,55 @@ class _StackedTraining:
                                  scaler=self.amp.scaler)
                     else:
                         callback(replica.location, step, replica.model, replica.optimizer, replica.logger)
+
+
+    @contextlib.contextmanager
+    def _vectorised_evaluation(self):
+        """While the callbacks of one step run, `standard_callbacks.evaluate` of a replica's model on a loader
+        evaluates every replica on that loader at once (one vmapped forward per batch) the first time, and answers
+        the others from the result. Values equal the per-model evaluation's to float rounding; as there, a pruned
+        model's weights are masked in place."""
+        from pruning.pruned_model import PrunedModel
+        from training import standard_callbacks
+        original = standard_callbacks.evaluate
+        replica_of = {id(r.model): i for i, r in enumerate(self.replicas)}
+        results = {}
+
+        def evaluate(model, loader, platform):
+            i = replica_of.get(id(model))
+            if i is None or platform.is_distributed:
+                return original(model, loader, platform)
+            if id(loader) not in results:
+                results[id(loader)] = self._evaluate_all(loader)
+            if isinstance(model, PrunedModel):
+                model._apply_mask()
+            return results[id(loader)][i]
+
+        standard_callbacks.evaluate = evaluate
+        try:
+            yield
+        finally:
+            standard_callbacks.evaluate = original
+
+    def _evaluate_all(self, loader) -> List[tuple]:
+        """[(mean loss, accuracy, example count)] of every replica over `loader`, as standard_callbacks.evaluate."""
+        template, criterion = self.template, self.template.loss_criterion
+        forward = vmap(lambda params, buffers, x: functional_call(template, (params, buffers), (x,)),
+                       in_dims=(0, 0, None))
+        losses = vmap(criterion, in_dims=(0, None))
+        params = {name: p * self.masks[name] if name in self.masks else p for name, p in self.params.items()}
+        totals = torch.zeros(len(self.replicas), 3, dtype=torch.float64, device=self.dtype_device)
+        template.eval()
+        with torch.no_grad():
+            for examples, labels in loader:
+                n = labels.shape[0]
+                if n == 0:
+                    continue
+                output = forward(params, self.buffers, examples.to(self.dtype))  # (R, B, classes)
+                totals[:, 0] += losses(output, labels).double() * n
+                totals[:, 1] += (output.argmax(dim=2) == labels).sum(dim=1)
+                totals[:, 2] += n
+        return [(loss / count, correct / count, int(count)) for loss, correct, count in totals.tolist()]
 
 
 def _stack_optimizer_states(states: List[dict]) -> dict:
