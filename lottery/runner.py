@@ -193,7 +193,8 @@ def summary(desc: LotteryDesc, root: str, replicate: int, levels: int) -> str:
         try:
             report = Mask.load_sparsity_report(location)
             accuracy = None
-            if MetricLogger.exists(location):
+            if MetricLogger.exists(location):  # Written once, at the end of the level's training.
+                MetricLogger.check_finished(location, end)
                 accuracy = dict(MetricLogger.create_from_file(location).get_data('test_accuracy')).get(end)
         except DamagedFile as e:
             lines.append(f'{level:>5}  {"damaged: " + os.path.basename(e.path):>25}  {where}')
