@@ -4,8 +4,8 @@ Read with torchvision's CIFAR10 class from `<dataset_root>/cifar10/cifar-10-batc
 dataset, as the original OpenLTH stores it). CIFAR-10 cannot be shipped with this repository: when the folder is
 missing it is downloaded with torchvision if the platform allows it, and otherwise the run stops with a message
 saying where to put it. The files are checked (images per file, rows of 3,072 bytes, one label per image) before any
-result is written; a damaged file is named in one line. Normalisation uses the ImageNet mean and std, as the original does; training augmentation is
-a random crop with 4 pixels of zero padding and a random horizontal flip.
+result is written; a damaged file is named in one line. Normalisation uses the ImageNet mean and std, as the
+original does; training augmentation is a random crop with 4 pixels of zero padding and a random horizontal flip.
 """
 
 import contextlib

@@ -170,7 +170,7 @@ class LotteryRunner(Runner):
         model = models_registry.load(self.location(0), self.desc.train_start_step, self.desc.model_hparams,
                                      outputs=self.desc.train_outputs, seed=0)
         pruned_model = PrunedModel(model, Mask.load(location))
-        if self.platform.is_primary_process:
+        if self.platform.is_primary_process and not models_registry.exists(location, self.desc.train_start_step):
             pruned_model.save(location, self.desc.train_start_step)
         self._print(header(f'Pruning Level {level}'))
         return train.standard_train(pruned_model, location, self.desc.dataset_hparams, self.desc.training_hparams,

@@ -63,6 +63,8 @@ class MetricLogger:
         """Raise DamagedFile unless the logger in `location` parses and holds metrics at `end_iteration` (every
         finished run evaluates at its end step, so a logger without them was cut short)."""
         logger = MetricLogger.create_from_file(location)
+        if not logger.log:
+            raise DamagedFile(paths.logger(location), 'it is empty')
         if not any(it == end_iteration for _, it in logger.log):
             raise DamagedFile(paths.logger(location), f'it has no metrics for the final iteration {end_iteration} '
                                                       '(it was cut short)')

@@ -25,7 +25,7 @@ DAMAGES = {
 # (file, level, the advice its message must give)
 FILES = [
     ('checkpoint.pth', 1, 'delete it to restart that run from its last saved model'),
-    ('logger', 1, 'delete it, then run the same command again to redo the last epoch'),
+    ('logger', 1, 'restore it from a copy, or delete it and run the same command again to retrain the last epoch'),
     ('mask.pth', 1, 'delete it and sparsity_report.json beside it'),
     ('model_ep0_it2.pth', 1, 'restore it from a copy, or delete it'),
     ('sparsity_report.json', 1, 'delete it and mask.pth beside it'),
@@ -91,12 +91,16 @@ def test_damaged_checkpoint_of_interrupted_level_never_restarts_silently(finishe
     assert snapshot(results_root) == before
 
 
-def test_deleting_the_damaged_checkpoint_restarts_that_run(finished_lottery, results_root, capsys):
-    """The advice works: after deleting the damaged checkpoint of an interrupted level, the rerun trains it and
-    leaves every finished file of level 0 untouched."""
+@pytest.mark.parametrize('deleted', [
+    ('model_ep0_it2.pth', 'logger', 'checkpoint.pth'),  # an interrupted level whose damaged checkpoint was deleted
+    ('logger',), ('model_ep0_it2.pth',), ('mask.pth', 'sparsity_report.json')],
+    ids=['checkpoint.pth', 'logger', 'model_ep0_it2.pth', 'mask.pth'])
+def test_the_advice_works(finished_lottery, results_root, capsys, deleted):
+    """Deleting what the message says and running the same command again recreates the files of level 1 and
+    leaves every file of the finished level 0 untouched."""
     copy_run(finished_lottery, results_root)
     level_1 = run_folder(results_root, 1)
-    for name in ('model_ep0_it2.pth', 'logger', 'checkpoint.pth'):
+    for name in deleted:
         os.remove(os.path.join(level_1, name))
     level_0 = snapshot(run_folder(results_root, 0))
     status, out, err = run_cli(LOTTERY, capsys)
@@ -104,6 +108,17 @@ def test_deleting_the_damaged_checkpoint_restarts_that_run(finished_lottery, res
     assert sorted(os.listdir(level_1)) == ['checkpoint.pth', 'logger', 'mask.pth', 'model_ep0_it0.pth',
                                            'model_ep0_it2.pth', 'sparsity_report.json']
     assert snapshot(run_folder(results_root, 0)) == level_0
+
+
+def test_deleting_a_damaged_hparams_log_rewrites_it(finished_lottery, results_root, capsys):
+    copy_run(finished_lottery, results_root)
+    path = os.path.join(run_folder(results_root, 0), 'hparams.log')
+    with open(path, 'rb') as f:
+        original = f.read()
+    os.remove(path)
+    assert run_cli(LOTTERY, capsys)[0] == 0
+    with open(path, 'rb') as f:
+        assert f.read() == original
 
 
 @pytest.mark.parametrize('name', ['logger', 'sparsity_report.json'])
