@@ -165,8 +165,8 @@ def check_files(output_location: str, end_iteration: Optional[int] = None) -> No
     if not os.path.isdir(output_location):
         return
     names = sorted(os.listdir(output_location))
-    state = tuple((name, os.stat(os.path.join(output_location, name)).st_size,
-                   os.stat(os.path.join(output_location, name)).st_mtime_ns) for name in names)
+    stats = [os.stat(os.path.join(output_location, name)) for name in names]
+    state = tuple((name, stat.st_size, stat.st_mtime_ns) for name, stat in zip(names, stats))
     key = (output_location, end_iteration)
     if _checked_folders.get(key) == state:
         return
