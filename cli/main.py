@@ -2,7 +2,8 @@
 
 This is the only module that reads `sys.argv`. Exit statuses follow the original: 1 for the command chooser and an
 invalid platform, 2 for errors in the flags (argparse's own, or our one-line `open_lth.py: error: ...` for values
-that cannot run), 0 after `--display_output_location` or a finished job.
+that cannot run), 0 after `--display_output_location` or a finished job. A file or folder the job cannot use (a
+damaged or unsafe result file, a damaged dataset, an unusable folder, a full disk) is also one line and status 2.
 """
 
 import argparse
@@ -12,6 +13,7 @@ from typing import List, Optional
 from cli import arg_utils, runner_registry, sweep
 from datasets.errors import DatasetUnavailable
 from foundations.hparams import HparamsError
+from foundations.io import FileProblem
 from platforms import registry as platforms_registry
 
 PROGRAM = 'open_lth.py'
@@ -44,7 +46,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run `open_lth.py` with `argv` (default sys.argv); returns the exit status."""
     argv = list(sys.argv if argv is None else argv)
 
-    subcommand = arg_utils.maybe_get_arg(argv, 'subcommand', positional=True)
+    subcommand = arg_utils.maybe_get_arg('subcommand', positional=True, argv=argv)
     if subcommand not in runner_registry.registered_runners:
         print(command_chooser(argv[0] if argv else PROGRAM))
         return 1
@@ -57,7 +59,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--display_output_location', action='store_true',
                         help='Display the output location for this job.')
 
-    platform_name = arg_utils.maybe_get_arg(argv, 'platform') or 'local'
+    platform_name = arg_utils.maybe_get_arg('platform', argv=argv) or 'local'
     if platform_name not in platforms_registry.registered_platforms:
         print(f'Invalid platform name: {platform_name}')
         return 1
@@ -76,8 +78,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             for runner in runners:
                 platform.run_job(runner.display_output_location)
             return 0
+        platform.check_folders()
         return platform.run_sweep(tasks, runners)
-    except (HparamsError, DatasetUnavailable) as e:
+    except (HparamsError, DatasetUnavailable, FileProblem) as e:
         return error_exit(str(e))
     except SystemExit as e:  # argparse: --help (0) or a flag error (2), already printed.
         return e.code if isinstance(e.code, int) else 2

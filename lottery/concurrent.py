@@ -6,6 +6,7 @@ from typing import List
 from datasets import registry as datasets_registry
 from foundations.hparams import HparamsError
 from lottery.runner import LotteryRunner, summary
+from platforms import platform as current_platform
 from training.concurrent import JobCollector
 from training.runner import banner
 
@@ -13,8 +14,13 @@ from training.runner import banner
 def run_lottery_runners(runners: List[LotteryRunner]) -> None:
     """Run the LotteryRunners of several replicates (same desc and levels) as `LotteryRunner.run` runs one: pretrain,
     establish the rewind point, then for each level prune every replicate and train them all together."""
+    with current_platform.running(runners[0].job_platform):
+        _run(runners)
+
+
+def _run(runners: List[LotteryRunner]) -> None:
     first = runners[0]
-    platform = first.platform
+    platform = first.job_platform
     if first.levels < 0:
         raise HparamsError(f'argument --levels: must be an integer >= 0, got {first.levels}')
     first.desc.check_runnable(platform)

@@ -7,18 +7,19 @@ rewinding) and trains again. Every phase is skipped when its files exist, so rer
 """
 
 import argparse
-import json
 import os
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 from cli import shared_args
 from datasets import registry as datasets_registry
-from foundations import paths, seeds
+from foundations import seeds
 from foundations.hparams import HparamsError
+from foundations.io import DamagedFile
 from foundations.runner import Runner
 from lottery.desc import LotteryDesc
 from models import registry as models_registry
+from platforms import platform as current_platform
 from pruning import registry as pruning_registry
 from pruning.mask import Mask
 from pruning.pruned_model import PrunedModel
@@ -49,14 +50,15 @@ def transfer_weights(source_state: dict, model) -> None:
 @dataclass
 class LotteryRunner(Runner):
     """`lottery`: levels 0..`levels` of iterative magnitude pruning with rewinding, into
-    `<root>/lottery_<md5>/replicate_<replicate>/level_<L>/main` (see the module docstring)."""
+    `<root>/lottery_<md5>/replicate_<replicate>/level_<L>/main` (see the module docstring). The original's fields,
+    then `platform` (None: the running job's)."""
 
     replicate: int
     levels: int
     desc: LotteryDesc
-    platform: object
     verbose: bool = True
     evaluate_every_epoch: bool = True
+    platform: object = None
 
     trainer = None  # Stands in for train.standard_train when set (--concurrent: lottery/concurrent.py).
 
@@ -71,77 +73,82 @@ class LotteryRunner(Runner):
         concurrent.run_lottery_runners(runners)
 
     @staticmethod
-    def add_args(parser: argparse.ArgumentParser, argv: List[str]) -> None:
+    def add_args(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> None:
         shared_args.JobArgs.add_args(parser)
         group = parser.add_argument_group('Lottery Ticket Hyperparameters',
                                           'Hyperparameters that control the lottery ticket process.')
         group.add_argument('--levels', type=int, required=True, help=LEVELS_HELP)
-        LotteryDesc.add_args(parser, argv, shared_args.maybe_get_default_hparams(argv))
+        LotteryDesc.add_args(parser, shared_args.maybe_get_default_hparams(argv), argv=argv)
 
     @staticmethod
-    def create_from_args(args: argparse.Namespace, platform) -> 'LotteryRunner':
+    def create_from_args(args: argparse.Namespace, platform=None) -> 'LotteryRunner':
         job = shared_args.JobArgs.create_from_args(args)
         job.validate()
         desc = LotteryDesc.create_from_args(args)
         desc.validate()
-        return LotteryRunner(job.replicate, args.levels, desc, platform, verbose=not job.quiet,
-                             evaluate_every_epoch=not job.evaluate_only_at_end)
+        return LotteryRunner(job.replicate, args.levels, desc, verbose=not job.quiet,
+                             evaluate_every_epoch=not job.evaluate_only_at_end, platform=platform)
 
     def location(self, level) -> str:
-        return self.desc.run_path(self.platform.root, self.replicate, level)
+        return self.desc.run_path(self.replicate, level, root=self.job_platform.root)
 
     def display_output_location(self) -> None:
         print(self.location(0))
 
     def _print(self, text: str) -> None:
-        if self.verbose and self.platform.is_primary_process:
+        if self.verbose and self.job_platform.is_primary_process:
             print(text)
 
     # The job ----------------------------------------------------------------------------------------------------
 
     def run(self) -> None:
+        with current_platform.running(self.job_platform):
+            self._run()
+
+    def _run(self) -> None:
         if self.levels < 0:
             raise HparamsError(f'argument --levels: must be an integer >= 0, got {self.levels}')
-        self.desc.check_runnable(self.platform)
+        self.desc.check_runnable(self.job_platform)
         self._print(banner(f'Lottery Ticket Experiment (Replicate {self.replicate})', self.desc.display,
                            self.location(0)))
 
-        self.loaders = datasets_registry.LoaderCache(self.platform)
+        self.loaders = datasets_registry.LoaderCache(self.job_platform)
         for dataset_hparams in [self.desc.dataset_hparams, self.desc.pretrain_dataset_hparams]:
             if dataset_hparams is not None:
                 self.loaders.load(dataset_hparams)
 
-        if self.platform.is_primary_process:
+        if self.job_platform.is_primary_process:
             self.desc.save(self.location(0))
         trained = False
         if self.desc.pretraining:
             trained = self._pretrain()
-        if self.platform.is_primary_process:
+        if self.job_platform.is_primary_process:
             self._establish_initial_weights()
-        self.platform.barrier()
+        self.job_platform.barrier()
 
         for level in range(self.levels + 1):
-            if self.platform.is_primary_process:
+            if self.job_platform.is_primary_process:
                 self._prune_level(level)
-            self.platform.barrier()
+            self.job_platform.barrier()
             trained = self._train_level(level) or trained
 
         if not trained:
             self._print(f'Already done: every level up to {self.levels} is trained; nothing to train.')
-        self._print(summary(self.desc, self.platform.root, self.replicate, self.levels))
+        self._print(summary(self.desc, self.job_platform.root, self.replicate, self.levels))
 
     def _pretrain(self) -> bool:
         """Train the pretraining phase in level_pretrain/main; returns whether anything was trained."""
         location = self.location('pretrain')
-        if models_registry.exists(location, self.desc.pretrain_end_step):
+        if train.is_done(location, self.desc.pretrain_dataset_hparams, self.desc.pretrain_training_hparams):
             return False
         self._print(header('Pretraining'))
         model = models_registry.get(self.desc.model_hparams, outputs=self.desc.pretrain_outputs,
                                     seed=seeds.model_init_seed(self.replicate))
         trainer = self.trainer or train.standard_train
         return trainer(model, location, self.desc.pretrain_dataset_hparams,
-                             self.desc.pretrain_training_hparams, self.platform, verbose=self.verbose,
-                             evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders)
+                       self.desc.pretrain_training_hparams, verbose=self.verbose,
+                       evaluate_every_epoch=self.evaluate_every_epoch, platform=self.job_platform,
+                       loaders=self.loaders)
 
     def _establish_initial_weights(self) -> None:
         """Save the rewind-point weights in level_0/main: the initialisation, or the end of pretraining."""
@@ -179,29 +186,42 @@ class LotteryRunner(Runner):
         model = models_registry.load(self.location(0), self.desc.train_start_step, self.desc.model_hparams,
                                      outputs=self.desc.train_outputs, seed=0)
         pruned_model = PrunedModel(model, Mask.load(location))
-        if self.platform.is_primary_process:
+        start = self.desc.train_start_step
+        if self.job_platform.is_primary_process and not models_registry.exists(location, start):
             pruned_model.save(location, self.desc.train_start_step)
         self._print(header(f'Pruning Level {level}'))
         trainer = self.trainer or train.standard_train
         return trainer(pruned_model, location, self.desc.dataset_hparams, self.desc.training_hparams,
-                             self.platform, start_step=self.desc.train_start_step, verbose=self.verbose,
-                             evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders)
+                       start_step=self.desc.train_start_step, verbose=self.verbose,
+                       evaluate_every_epoch=self.evaluate_every_epoch, platform=self.job_platform,
+                       loaders=self.loaders)
 
 
 def summary(desc: LotteryDesc, root: str, replicate: int, levels: int) -> str:
-    """A table of every level: % of prunable weights remaining and the final test accuracy (from the files)."""
+    """A table of every level: % of prunable weights remaining and the final test accuracy (from the files).
+
+    A level whose sparsity report or logger is damaged or missing shows `damaged: <file>` or `missing: <file>`
+    in its row instead of numbers; the table is always printed whole.
+    """
     lines = ['=' * 82, f'Lottery Ticket Results (Replicate {replicate})', '-' * 82,
              f'{"level":>5}  {"remaining":>10}  {"test accuracy":>13}  location']
     end = desc.train_end_step.iteration
     for level in range(levels + 1):
-        location = desc.run_path(root, replicate, level)
-        with open(paths.sparsity_report(location)) as f:
-            report = json.load(f)
-        accuracy = None
-        if MetricLogger.exists(location):
-            accuracy = dict(MetricLogger.create_from_file(location).get_data('test_accuracy')).get(end)
+        location = desc.run_path(replicate, level, root=root)
+        where = os.path.relpath(location, root)
+        try:
+            report = Mask.load_sparsity_report(location)
+            accuracy = None
+            if MetricLogger.exists(location):  # Written once, at the end of the level's training.
+                MetricLogger.check_finished(location, end)
+                accuracy = dict(MetricLogger.create_from_file(location).get_data('test_accuracy')).get(end)
+        except DamagedFile as e:
+            lines.append(f'{level:>5}  {"damaged: " + os.path.basename(e.path):>25}  {where}')
+            continue
+        except FileNotFoundError as e:
+            lines.append(f'{level:>5}  {"missing: " + os.path.basename(e.filename or ""):>25}  {where}')
+            continue
         accuracy_text = f'{100 * accuracy:12.2f}%' if accuracy is not None else f'{"-":>13}'
-        lines.append(f'{level:>5}  {100 * report["unpruned"] / report["total"]:9.2f}%  {accuracy_text}  '
-                     f'{os.path.relpath(location, root)}')
+        lines.append(f'{level:>5}  {100 * report["unpruned"] / report["total"]:9.2f}%  {accuracy_text}  {where}')
     lines.append('=' * 82)
     return '\n'.join(lines)

@@ -27,6 +27,7 @@ from torch.func import functional_call, vmap
 
 from foundations.step import Step
 from training import checkpointing, optimizers, precision
+from platforms import platform as current_platform
 from training.metric_logger import MetricLogger
 
 
@@ -109,7 +110,7 @@ def is_callback_step(step: Step, start: Step, end: Step) -> bool:
 
 def train_concurrently(training_hparams, models: Sequence[torch.nn.Module], train_loader,
                        output_locations: Sequence[str], callbacks: Sequence[Sequence] = (),
-                       start_step: Optional[Step] = None, end_step: Optional[Step] = None, platform=None,
+                       start_step: Optional[Step] = None, end_step: Optional[Step] = None, *, platform=None,
                        verbose: bool = False) -> None:
     """Train `models` (one per replicate, same architecture; PrunedModels or plain) together, each into its own
     `output_locations[i]` with its own `callbacks[i]`, as `train.train` would train each alone.
@@ -117,9 +118,18 @@ def train_concurrently(training_hparams, models: Sequence[torch.nn.Module], trai
     Each replicate resumes from its own `checkpoint.pth` if there is one; replicates whose checkpoints stand at
     different steps are trained in groups, one group per step. Steps are iterations (`Step`). Raises ValueError
     when the lists differ in length or the job runs in several processes (use torchrun or --concurrent, not both).
+    `platform` (default: the running job's) is keyword only, as in `train.train`.
     """
     if not (len(models) == len(output_locations) and (not callbacks or len(callbacks) == len(models))):
         raise ValueError('One output location (and one list of callbacks) per model.')
+    platform = current_platform.resolve(platform)
+    with current_platform.running(platform):
+        _train_concurrently(training_hparams, models, train_loader, output_locations, callbacks, start_step,
+                            end_step, platform)
+
+
+def _train_concurrently(training_hparams, models, train_loader, output_locations, callbacks, start_step, end_step,
+                        platform) -> None:
     if platform.is_distributed:
         raise ValueError('Concurrent replicates train in one process; do not combine them with torchrun.')
     callbacks = list(callbacks) or [[] for _ in models]
@@ -294,9 +304,9 @@ class _StackedTraining:
         replica_of = {id(r.model): i for i, r in enumerate(self.replicas)}
         results = {}
 
-        def evaluate(model, loader, platform):
+        def evaluate(model, loader, platform=None):
             i = replica_of.get(id(model))
-            if i is None or platform.is_distributed:
+            if i is None or current_platform.resolve(platform).is_distributed:
                 return original(model, loader, platform)
             if id(loader) not in results:
                 results[id(loader)] = self._evaluate_all(loader)
@@ -359,8 +369,8 @@ def run_training_runners(runners) -> None:
     hands its training job to a collector; then all jobs train together."""
     from datasets import registry as datasets_registry
     first = runners[0]
-    collector = JobCollector(first.platform)
-    loaders = datasets_registry.LoaderCache(first.platform)
+    collector = JobCollector(first.job_platform)
+    loaders = datasets_registry.LoaderCache(first.job_platform)
     for runner in runners:
         runner.trainer, runner.loaders = collector, loaders
         runner.run()

@@ -53,8 +53,9 @@ def replicate_model(replicate, mask_seed=None):
 
 def saving_callbacks(platform, end):
     """Checkpoint every epoch and save the model at the end (two of the standard callbacks)."""
-    return [standard_callbacks.run_every_epoch(checkpointing.save_checkpoint_callback(platform)),
-            standard_callbacks.run_at_step(end, standard_callbacks.save_model_callback(platform))]
+    return [standard_callbacks.run_every_epoch(checkpointing.checkpoint_saver(platform)),
+            standard_callbacks.run_at_step(end, standard_callbacks.with_platform(standard_callbacks.save_model,
+                                                                                 platform))]
 
 
 def max_difference(a, b):
@@ -101,7 +102,7 @@ def test_replicates_resume_from_checkpoints_at_different_steps(platform, tmp_pat
         train.train(training, model, loader, str(tmp_path / f'seq{r}'), platform=platform)
     partial = replicate_model(1)  # Replicate 1 was interrupted after its first epoch (checkpoint at ep 1).
     train.train(training, partial, loader, str(tmp_path / 'con1'), platform=platform,
-                callbacks=[checkpointing.save_checkpoint_callback(platform)], end_step=Step.from_epoch(1, 0, 19))
+                callbacks=[checkpointing.checkpoint_saver(platform)], end_step=Step.from_epoch(1, 0, 19))
     together = [replicate_model(r) for r in (1, 2)]
     concurrent.train_concurrently(training, together, loader, [str(tmp_path / f'con{r}') for r in (1, 2)],
                                   platform=platform)
