@@ -72,11 +72,11 @@ class Timer:
         return self.iterations / (self.end - self.start)
 
 
-def fake_cifar(num_examples: int, train_set: bool) -> base.Dataset:
+def fake_cifar(num_examples: int, train_set: bool) -> base.InMemoryDataset:
     generator = torch.Generator().manual_seed(0 if train_set else 1)
     examples = torch.randint(0, 256, (num_examples, 32, 32, 3), dtype=torch.uint8, generator=generator)
     labels = torch.randint(0, 10, (num_examples,), generator=generator)
-    return base.Dataset(examples, labels, 10, cifar10.MEAN, cifar10.STD, augment=train_set)
+    return base.InMemoryDataset(examples, labels, 10, cifar10.MEAN, cifar10.STD, augment=train_set)
 
 
 def platform_for(folder: str, device: str, compile_: bool = False) -> Platform:
@@ -123,7 +123,7 @@ class PILDataset(torch.utils.data.Dataset):
         return self.transform(Image.fromarray(self.examples[index])), int(self.labels[index])
 
 
-def baseline(device: str, train_set: base.Dataset, warmup: int, iterations: int) -> float:
+def baseline(device: str, train_set: base.InMemoryDataset, warmup: int, iterations: int) -> float:
     """It/s of the original-style loop (see the module docstring)."""
     import torchvision.transforms as T
     transform = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
@@ -166,8 +166,8 @@ def lenet_replicates_per_hour(folder, device, replicates: int, warmup: int, iter
     from datasets import registry as datasets_registry
     platform = platform_for(folder, device)
     dataset_hparams = DatasetHparams('mnist', BATCH)
-    loader = datasets_registry.get(dataset_hparams, platform, train=True)
-    test_loader = datasets_registry.get(dataset_hparams, platform, train=False)
+    loader = datasets_registry.get(dataset_hparams, train=True, platform=platform)
+    test_loader = datasets_registry.get(dataset_hparams, train=False, platform=platform)
     hparams = TrainingHparams('sgd', 0.1, '40ep')
     seconds = []
     for steps in (warmup, warmup + iterations):

@@ -61,9 +61,10 @@ def _worker(rank: int, world_size: int, port: int, job, statuses) -> None:
     from cli.main import error_exit
     from datasets.errors import DatasetUnavailable
     from foundations.hparams import HparamsError
+    from foundations.io import FileProblem
     try:
         statuses[rank] = job() or 0
-    except (HparamsError, DatasetUnavailable) as error:
+    except (HparamsError, DatasetUnavailable, FileProblem) as error:
         statuses[rank] = error_exit(str(error)) if rank == 0 else 2
     except KeyboardInterrupt:
         statuses[rank] = 130

@@ -17,7 +17,7 @@ TRAINING = TrainingHparams('sgd', 0.1, '2ep', data_order_seed=0, momentum=0.9)
 
 def trained(platform, location):
     model = models_registry.get(MODEL, seed=3)
-    train.train(TRAINING, model, datasets_registry.get(DATASET, platform, train=True), location, platform=platform)
+    train.train(TRAINING, model, datasets_registry.get(DATASET, train=True, platform=platform), location, platform=platform)
     return model
 
 

@@ -67,7 +67,7 @@ def test_replicates_equal_sequential_runs_over_hundreds_of_steps(platform, tmp_p
     lr = 0.1 if optimizer == 'sgd' else 0.003
     training = TrainingHparams(optimizer, lr, f'{epochs}ep', data_order_seed=4, weight_decay=1e-4,
                                momentum=0.9 if optimizer == 'sgd' else 0, milestone_steps='3ep', gamma=0.1)
-    loader = Float64Loader(datasets_registry.get(DATASET, platform, train=True))
+    loader = Float64Loader(datasets_registry.get(DATASET, train=True, platform=platform))
     replicates = [1, 2, 3]
     sequential = [replicate_model(r, mask_seed=r if r != 2 else None) for r in replicates]
     end = Step.from_str(f'{epochs}ep', loader.iterations_per_epoch)
@@ -96,7 +96,7 @@ def test_replicates_equal_sequential_runs_over_hundreds_of_steps(platform, tmp_p
 
 def test_replicates_resume_from_checkpoints_at_different_steps(platform, tmp_path):
     training = TrainingHparams('sgd', 0.1, '3ep', data_order_seed=7, momentum=0.9)
-    loader = Float64Loader(datasets_registry.get(DATASET, platform, train=True))
+    loader = Float64Loader(datasets_registry.get(DATASET, train=True, platform=platform))
     references = [replicate_model(r) for r in (1, 2)]
     for r, model in zip((1, 2), references):
         train.train(training, model, loader, str(tmp_path / f'seq{r}'), platform=platform)

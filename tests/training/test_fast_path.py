@@ -50,7 +50,7 @@ def cuda_platform(results_root, dataset_root):
 def test_no_host_synchronisation_inside_the_training_loop(cuda_platform, tmp_path, fp16):
     hparams = TrainingHparams('sgd', 0.1, '20it', data_order_seed=0, momentum=0.9, apex_fp16=fp16)
     model = models_registry.get(MODEL, seed=0)
-    loader = datasets_registry.get(DATASET, cuda_platform, train=True)
+    loader = datasets_registry.get(DATASET, train=True, platform=cuda_platform)
     modes = []
 
     def watch(output_location, step, model, optimizer, logger):
@@ -75,7 +75,7 @@ def test_no_host_synchronisation_inside_the_training_loop(cuda_platform, tmp_pat
 @cuda
 def test_concurrent_replicates_on_cuda_equal_sequential_ones(cuda_platform, tmp_path):
     hparams = TrainingHparams('sgd', 0.1, '30it', data_order_seed=0)
-    loader = datasets_registry.get(DATASET, cuda_platform, train=True)
+    loader = datasets_registry.get(DATASET, train=True, platform=cuda_platform)
     sequential = [models_registry.get(MODEL, seed=r) for r in (1, 2, 3)]
     for r, model in zip((1, 2, 3), sequential):
         train.train(hparams, model, loader, str(tmp_path / f's{r}'), platform=cuda_platform)
@@ -90,7 +90,7 @@ def test_concurrent_replicates_on_cuda_equal_sequential_ones(cuda_platform, tmp_
 @cuda
 def test_compile_on_cuda_equals_eager(cuda_platform, tmp_path):
     hparams = TrainingHparams('sgd', 0.1, '30it', data_order_seed=0)
-    loader = datasets_registry.get(DATASET, cuda_platform, train=True)
+    loader = datasets_registry.get(DATASET, train=True, platform=cuda_platform)
     compiling = Platform(_root=cuda_platform.root, _dataset_root=cuda_platform.dataset_root, _allow_download=False,
                          compile=True)
     models = []
