@@ -93,6 +93,10 @@ def standard_train_concurrently(jobs: Sequence[TrainingJob], platform, verbose: 
     loaders = loaders or first.loaders or datasets_registry.LoaderCache(platform)
     train_loader = loaders.get(first.dataset_hparams, train=True)
     test_loader = loaders.get(first.dataset_hparams, train=False)
+    expected_ipe = datasets_registry.iterations_per_epoch(first.dataset_hparams)
+    if train_loader.iterations_per_epoch != expected_ipe:
+        raise ValueError(f'The training set has {train_loader.iterations_per_epoch} batches per epoch where '
+                         f'{expected_ipe} were expected: is the dataset on disk complete?')
     callbacks = [standard_callbacks(first.training_hparams, train_loader, test_loader, platform=platform,
                                     verbose=verbose, start_step=first.start_step,
                                     evaluate_every_epoch=evaluate_every_epoch) for _ in jobs]

@@ -110,6 +110,27 @@ def test_replicates_resume_from_checkpoints_at_different_steps(platform, tmp_pat
         assert max_difference(a, b) < 1e-9
 
 
+def test_batchnorm_replicates_keep_their_own_running_statistics(cifar_platform, tmp_path):
+    """cifar_resnet_8 (BatchNorm, convolutions, channels_last) with augmentation, in float64."""
+    dataset = DatasetHparams('cifar10', 16, subsample_fraction=0.001)  # 50 examples, 4 it/ep
+    training = TrainingHparams('sgd', 0.05, '2ep', data_order_seed=1, momentum=0.9, weight_decay=1e-4)
+    model_hparams = ModelHparams('cifar_resnet_8', 'kaiming_normal', 'uniform')
+    loader = Float64Loader(datasets_registry.get(dataset, train=True, platform=cifar_platform))
+
+    def model(replicate):
+        return models_registry.get(model_hparams, seed=seeds.model_init_seed(replicate)).double()
+    sequential = [model(r) for r in (1, 2)]
+    for r, m in zip((1, 2), sequential):
+        train.train(training, m, loader, str(tmp_path / f'seq{r}'), platform=cifar_platform)
+    together = [model(r) for r in (1, 2)]
+    concurrent.train_concurrently(training, together, loader, [str(tmp_path / f'con{r}') for r in (1, 2)],
+                                  platform=cifar_platform)
+    for a, b in zip(sequential, together):
+        assert max_difference(a, b) < 1e-9  # Weights and BatchNorm buffers (running statistics, batch counts).
+        assert b.state_dict()['bn.num_batches_tracked'].item() == 8
+    assert max_difference(together[0], together[1]) > 0.01
+
+
 LOTTERY = ['lottery', '--default_hparams=mnist_lenet_300_100', '--subsample_fraction=0.02', '--training_steps=20it',
            '--levels=1', '--data_order_seed=3', '--quiet']
 
