@@ -18,7 +18,8 @@ BACKEND_VARIABLE = 'OPEN_LTH_COMPILE_BACKEND'
 
 class CompiledForward:
     """Calls `torch.compile(module)`; if the first call fails to compile, warns once on stderr and calls `module`
-    itself from then on. `module` is what the training step calls (the model, or its DistributedDataParallel)."""
+    itself from then on. `module` is what the training step calls (the model, its DistributedDataParallel, or the
+    vmapped forward of concurrent replicates)."""
 
     def __init__(self, module: torch.nn.Module):
         self.module = module

@@ -26,7 +26,7 @@ import torch
 from torch.func import functional_call, vmap
 
 from foundations.step import Step
-from training import checkpointing, optimizers, precision
+from training import checkpointing, compilation, optimizers, precision
 from platforms import platform as current_platform
 from training.metric_logger import MetricLogger
 
@@ -157,7 +157,7 @@ def _train_concurrently(training_hparams, models, train_loader, output_locations
     for start in starts:
         group = [r for r in replicas if r.start == start]
         if start < end:
-            _StackedTraining(training_hparams, group, train_loader, amp, device).run(start, end)
+            _StackedTraining(training_hparams, group, train_loader, amp, device, platform).run(start, end)
     platform.barrier()
 
 
@@ -186,7 +186,7 @@ class _Replica:
 class _StackedTraining:
     """The replicas' state stacked on dimension 0, one optimizer over the stacked tensors, and the loop."""
 
-    def __init__(self, training_hparams, replicas: List[_Replica], train_loader, amp, device):
+    def __init__(self, training_hparams, replicas: List[_Replica], train_loader, amp, device, platform=None):
         self.hparams = training_hparams
         self.replicas = replicas
         self.amp = amp
@@ -220,6 +220,8 @@ class _StackedTraining:
         self.loaders = [train_loader] if self.shared_data else [copy.copy(train_loader) for _ in replicas]
         self.global_batch_size = train_loader.global_batch_size
         self.step_fn = self._make_step_fn()
+        if getattr(platform, 'compile', False):  # --compile: the vmapped forward, compiled (eager if that fails).
+            self.step_fn = compilation.CompiledForward(self.step_fn)
 
     def _make_step_fn(self):
         template, criterion = self.template, self.template.loss_criterion

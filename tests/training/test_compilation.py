@@ -53,3 +53,19 @@ def test_compile_is_a_job_flag(capsys):
     argv = ['train', '--default_hparams=mnist_lenet_300_100', '--display_output_location']
     plain = run_cli(argv, capsys)
     assert run_cli(argv + ['--compile'], capsys) == plain and plain[0] == 0
+
+
+def test_compiled_concurrent_replicates_equal_eager_ones(platform, tmp_path, monkeypatch, capsys):
+    from training import concurrent
+    monkeypatch.setenv(compilation.BACKEND_VARIABLE, 'aot_eager')
+    torch._dynamo.reset()
+    loader = datasets_registry.get(DATASET, train=True, platform=platform)
+    results = []
+    for name, job_platform in (('eager', platform), ('compiled', compiling(platform))):
+        models = [models_registry.get(MODEL, seed=r) for r in (1, 2)]
+        concurrent.train_concurrently(TRAINING, models, loader, [str(tmp_path / name / str(r)) for r in (1, 2)],
+                                      platform=job_platform)
+        results.append(models)
+    for a, b in zip(*results):
+        assert max((p - q).abs().max().item() for p, q in zip(a.parameters(), b.parameters())) < 1e-5
+    assert 'warning' not in capsys.readouterr().err
