@@ -1,8 +1,8 @@
 """Several replicates of one experiment trained at once in one process (`--replicates=1-8 --concurrent`).
 
 The replicates' weights, buffers, masks and optimizer state are stacked along a new leading dimension and one
-training step of all of them is one vectorised forward and backward (`torch.func.stack_module_state`-style
-stacking, `functional_call` and `vmap`, as in the torch.func "model ensembling" tutorial). Each replicate keeps
+training step of all of them is one vectorised forward and backward (`torch.func`:
+`stack_module_state`, `functional_call` and `vmap`, as in its "model ensembling" tutorial). Each replicate keeps
 everything of its own: its initialisation (seeded by its replicate, foundations/seeds.py), its data order (its own
 loader shuffle; with `--data_order_seed` every replicate sees the same order, exactly as sequential runs do), its
 mask, its result folder, logger and checkpoint. Results equal sequential runs to float rounding (tests/training/
@@ -17,17 +17,20 @@ What differs from `train.train`, by design:
 
 import contextlib
 import copy
+import inspect
+import os
 import types
 import warnings
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
-from torch.func import functional_call, vmap
+from torch.func import functional_call, stack_module_state, vmap
 
 from foundations.step import Step
-from training import checkpointing, compilation, optimizers, precision
 from platforms import platform as current_platform
+from pruning.pruned_model import PrunedModel, mask_buffer_name
+from training import checkpointing, compilation, optimizers, precision, train
 from training.metric_logger import MetricLogger
 
 
@@ -54,9 +57,6 @@ class JobCollector:
     jobs: List[TrainingJob] = field(default_factory=list)
 
     def __call__(self, *args, **kwargs) -> bool:
-        import inspect
-
-        from training import train
         bound = inspect.signature(train.standard_train).bind(*args, **kwargs).arguments
         if train.is_done(bound['output_location'], bound['dataset_hparams'], bound['training_hparams']):
             return False
@@ -144,7 +144,6 @@ def _train_concurrently(training_hparams, models, train_loader, output_locations
     replicas = []
     for model, location, replicate_callbacks in zip(models, output_locations, callbacks):
         if platform.is_primary_process:
-            import os
             os.makedirs(location, exist_ok=True)
         model.to(device, memory_format=model.memory_format)
         optimizer = optimizers.get_optimizer(training_hparams, model)
@@ -173,11 +172,10 @@ class _Replica:
     @property
     def inner(self) -> torch.nn.Module:
         """The network itself (a PrunedModel's wrapped model)."""
-        from pruning.pruned_model import PrunedModel
         return self.model.model if isinstance(self.model, PrunedModel) else self.model
 
     def mask(self, name: str) -> Optional[torch.Tensor]:
-        from pruning.pruned_model import PrunedModel, mask_buffer_name
+        """The mask of prunable tensor `name` (None for an unpruned model)."""
         if isinstance(self.model, PrunedModel):
             return getattr(self.model, mask_buffer_name(name))
         return None
@@ -192,15 +190,10 @@ class _StackedTraining:
         self.amp = amp
         self.template = replicas[0].inner
         inners = [r.inner for r in replicas]
-        named = [dict(m.named_parameters()) for m in inners]
-        self.params: Dict[str, torch.Tensor] = {}
-        for name, parameter in inners[0].named_parameters():
-            stacked = torch.stack([n[name].detach() for n in named])
-            self.params[name] = stacked.requires_grad_(parameter.requires_grad)
+        # (R, ...) copies, in named_parameters order; trainable ones are leaves that require grad, frozen ones not.
+        self.params, self.buffers = stack_module_state(inners)
         self.dtype = next(iter(self.params.values())).dtype
         self.dtype_device = next(iter(self.params.values())).device
-        self.buffers = {name: torch.stack([dict(m.named_buffers())[name] for m in inners])
-                        for name, _ in inners[0].named_buffers()}
         self.masks = {}
         for name in inners[0].prunable_layer_names:
             masks = [r.mask(name) for r in replicas]
@@ -304,7 +297,6 @@ class _StackedTraining:
         evaluates every replica on that loader at once (one vmapped forward per batch) the first time, and answers
         the others from the result. Values equal the per-model evaluation's to float rounding; as there, a pruned
         model's weights are masked in place."""
-        from pruning.pruned_model import PrunedModel
         from training import standard_callbacks
         original = standard_callbacks.evaluate
         replica_of = {id(r.model): i for i, r in enumerate(self.replicas)}

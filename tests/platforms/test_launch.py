@@ -7,7 +7,6 @@ import subprocess
 import pytest
 
 from platforms import launch
-from tests.conftest import REPO  # noqa: F401
 from tests.platforms.test_distributed import TRAIN, read_logger, torchrun
 from tests.test_end_to_end import command, env  # noqa: F401 - fixture
 

@@ -1,6 +1,5 @@
 """`--compile` (training/compilation.py): compiled training equals eager training; failures fall back to eager."""
 
-import pytest
 import torch
 
 from datasets import registry as datasets_registry

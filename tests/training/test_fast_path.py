@@ -6,7 +6,6 @@ import torch
 
 from datasets import registry as datasets_registry
 from foundations.hparams import DatasetHparams, ModelHparams, TrainingHparams
-from foundations.step import Step
 from models import registry as models_registry
 from platforms.local import Platform
 from training import concurrent, optimizers, train
