@@ -167,8 +167,7 @@ def instability(test_accuracies: Sequence[float]) -> float:
     """Max test error along the path minus the mean of the endpoints' errors, in percentage points.
 
     test_accuracies: fractions in [0, 1] ordered by alpha (first: child a, last: child b). Exactly 0.0 for a flat
-    path; never below 100 x (max error - mean endpoint error) of the endpoints alone, i.e. >= 0 up to the
-    endpoints' difference / 2.
+    path; never negative (the max includes both endpoints, so it is at least half their difference).
     """
     errors = [1 - accuracy for accuracy in test_accuracies]
     return 100 * (max(errors) - (errors[0] + errors[-1]) / 2)
