@@ -267,9 +267,9 @@ class Branch(base.Branch):
                 self._print(f'Trunk: training from {start.iteration}it to the spawn steps '
                             f'{", ".join(f"{s.iteration}it" for s in steps)} in {location}')
                 train_loader = self.loaders.get(desc.dataset_hparams, train=True)
-                callbacks = [standard_callbacks.run_at_step(step, standard_callbacks.save_model_callback(self.platform))
-                             for step in steps if step > start]
-                callbacks.append(standard_callbacks.run_every_epoch(save_checkpoint_callback(self.platform)))
+                save_model = standard_callbacks.save_model_callback(platform=self.platform)
+                callbacks = [standard_callbacks.run_at_step(step, save_model) for step in steps if step > start]
+                callbacks.append(standard_callbacks.run_every_epoch(save_checkpoint_callback(platform=self.platform)))
                 train.train(desc.training_hparams, model, train_loader, location, callbacks=callbacks,
                             start_step=start, end_step=last, platform=self.platform, verbose=self.verbose)
         self.platform.barrier()
@@ -317,7 +317,7 @@ class Branch(base.Branch):
             if reset_batchnorm:
                 recompute_batchnorm(network, splits[1][1])
             for split, loader in splits:
-                loss, accuracy, _ = standard_callbacks.evaluate(network, loader, self.platform)
+                loss, accuracy, _ = standard_callbacks.evaluate(network, loader, platform=self.platform)
                 rows.append((alpha, split, loss, accuracy))
 
         if self.platform.is_primary_process:
