@@ -233,7 +233,7 @@ class Branch(base.Branch):
     branch_function.argument_help = {
         '_spawn_step': "The step k at which the two children are copied from the trunk: a step ('0it', '500it', "
                        "'2ep') or a comma-separated list of steps (one sub-folder each; the trunk is trained once). "
-                       'Steps count from the start of training and lie from the rewind point up to the end.',
+                       'Steps count from the start of training, from the rewind point to before the end.',
         '_noise_seeds': 'Two different integers: the SGD noise (data order and augmentation) of child a and child b.',
         '_interpolation_points': 'The number of evenly spaced points alpha in [0, 1] at which to evaluate '
                                  '(1 - alpha) * child_a + alpha * child_b.',
