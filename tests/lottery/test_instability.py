@@ -272,6 +272,7 @@ def same(x, y):
     return x == y
 
 
+@pytest.mark.slow
 def test_killed_during_second_child_and_interpolation_resumes_to_identical_files(trunk, capsys, results_root,
                                                                                   dataset_root, tmp_path,
                                                                                   monkeypatch):
