@@ -35,10 +35,10 @@ def branch(capsys, *args):
     return run_ok(argv + ['--display_output_location'], capsys).split()
 
 
-def final_metrics(folder):
-    """(test loss, test accuracy) at the end of training (iteration 30) from a run's logger."""
+def final_metrics(folder, end=30):
+    """(test loss, test accuracy) at the end of training (iteration `end`) from a run's logger."""
     values = dict(((name, int(it)), float(v)) for name, it, v in csv.reader(open(os.path.join(folder, 'logger'))))
-    return values[('test_loss', 30)], values[('test_accuracy', 30)]
+    return values[('test_loss', end)], values[('test_accuracy', end)]
 
 
 def rows(folder, split='test'):
@@ -167,6 +167,26 @@ def test_first_examples_cuts_the_pass(platform):
     loader = base.Loader(dataset, batch_size=4, train=False)
     assert [y.tolist() for _, y in instability.FirstExamples(loader, 6)] == [[0, 1, 2, 3], [4, 5]]
     assert sum(len(y) for _, y in instability.FirstExamples(loader, 100)) == 10
+
+
+def test_batchnorm_network_exact_by_default_and_recomputed_with_reset_batchnorm(capsys, monkeypatch, cifar_root):
+    monkeypatch.setenv('OPEN_LTH_DATASET_ROOT', cifar_root)  # Fake CIFAR-10: 100 training images, 2 it/epoch.
+    cifar = ['--default_hparams=cifar_resnet_8', '--subsample_fraction=0.002', '--batch_size=50',
+             '--data_order_seed=0', '--quiet', '--training_steps=2ep']
+    run_ok(['lottery'] + cifar + ['--levels=0'], capsys)
+    common = ['lottery_branch', 'instability'] + cifar + ['--levels=0', '--interpolation_points=3',
+                                                           '--interpolation_train_examples=100']
+    results = {}
+    for extra in ([], ['--reset_batchnorm']):
+        run_ok(common + extra, capsys)
+        spawn = os.path.join(location(capsys, common + extra), 'spawn_0it')
+        results[bool(extra)] = rows(spawn)
+        a, b = os.path.join(spawn, 'child_a'), os.path.join(spawn, 'child_b')
+        assert len(rows(spawn, 'train')) == 3
+    # Default: the children's own running statistics, so the endpoints are exactly the children.
+    assert (results[False][0][1:], results[False][-1][1:]) == (final_metrics(a, 4), final_metrics(b, 4))
+    # --reset_batchnorm: statistics recomputed on the training images, so even the endpoints evaluate differently.
+    assert results[True][0][1:] != results[False][0][1:] and results[True][-1][1:] != results[False][-1][1:]
 
 
 BAD = [
