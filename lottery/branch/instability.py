@@ -46,7 +46,7 @@ from models import registry as models_registry
 from pruning.mask import Mask
 from pruning.pruned_model import PrunedModel
 from training import standard_callbacks, train
-from training.checkpointing import save_checkpoint_callback
+from training import checkpointing
 from training.metric_logger import MetricLogger
 
 CHILDREN = ('child_a', 'child_b')
@@ -245,7 +245,7 @@ class Branch(base.Branch):
     # Phases -------------------------------------------------------------------------------------------------------
 
     def _print(self, text: str) -> None:
-        if self.verbose and self.platform.is_primary_process:
+        if self.verbose and self.job_platform.is_primary_process:
             print(text)
 
     @property
@@ -255,11 +255,11 @@ class Branch(base.Branch):
     def train_trunk(self, steps: List[Step], mask: Mask) -> None:
         """Train the level's starting network from the rewind step to the last spawn step with the lottery run's
         recipe and data order, saving it at the rewind step and at every spawn step (resumes from checkpoint.pth)."""
-        desc, location = self.lottery_desc, self.trunk_root
+        desc, location, platform = self.lottery_desc, self.trunk_root, self.job_platform
         start, last = desc.train_start_step, steps[-1]
         if not all(models_registry.exists(location, step) for step in [start] + steps):
             model = PrunedModel(self.load_trunk_model(self.level, start), mask)
-            if self.platform.is_primary_process:
+            if platform.is_primary_process:
                 os.makedirs(location, exist_ok=True)
                 if not models_registry.exists(location, start):
                     model.save(location, start)
@@ -267,12 +267,12 @@ class Branch(base.Branch):
                 self._print(f'Trunk: training from {start.iteration}it to the spawn steps '
                             f'{", ".join(f"{s.iteration}it" for s in steps)} in {location}')
                 train_loader = self.loaders.get(desc.dataset_hparams, train=True)
-                save_model = standard_callbacks.save_model_callback(platform=self.platform)
+                save_model = standard_callbacks.with_platform(standard_callbacks.save_model, platform)
                 callbacks = [standard_callbacks.run_at_step(step, save_model) for step in steps if step > start]
-                callbacks.append(standard_callbacks.run_every_epoch(save_checkpoint_callback(platform=self.platform)))
+                callbacks.append(standard_callbacks.run_every_epoch(checkpointing.checkpoint_saver(platform)))
                 train.train(desc.training_hparams, model, train_loader, location, callbacks=callbacks,
-                            start_step=start, end_step=last, platform=self.platform, verbose=self.verbose)
-        self.platform.barrier()
+                            start_step=start, end_step=last, platform=platform, verbose=self.verbose)
+        platform.barrier()
 
     def child_training_hparams(self, noise_seed: int):
         return dataclasses.replace(self.lottery_desc.training_hparams,
@@ -287,14 +287,15 @@ class Branch(base.Branch):
         self._print(f'Spawn step {step.iteration}it, {os.path.basename(location)} (noise seed {noise_seed}): '
                     f'{location}')
         train.standard_train(model, location, desc.dataset_hparams, self.child_training_hparams(noise_seed),
-                             start_step=step, platform=self.platform, verbose=self.verbose,
+                             start_step=step, platform=self.job_platform, verbose=self.verbose,
                              evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders)
 
     def train_subset_loader(self, count: int):
         """The first `count` examples of the lottery run's training set, without augmentation, unshuffled."""
         if getattr(self, '_train_subset', None) is None:  # Built once per job, on first use.
             hparams = dataclasses.replace(self.lottery_desc.dataset_hparams, do_not_augment=True)
-            self._train_subset = FirstExamples(datasets_registry.get(hparams, self.platform, train=True), count)
+            loader = datasets_registry.get(hparams, True, platform=self.job_platform)
+            self._train_subset = FirstExamples(loader, count)
         return self._train_subset
 
     def interpolate(self, step: Step, location: str, mask: Mask, points: int, train_examples: int,
@@ -302,11 +303,11 @@ class Branch(base.Branch):
         """Evaluate the networks between the two children; write interpolation.csv, then the spawn step's logger."""
         if os.path.exists(os.path.join(location, INTERPOLATION_FILE)) and MetricLogger.exists(location):
             return
-        desc = self.lottery_desc
+        desc, platform = self.lottery_desc, self.job_platform
         end = desc.train_end_step
         states = [torch_load(paths.model(os.path.join(location, child), end)) for child in CHILDREN]
         network = PrunedModel(models_registry.get(desc.model_hparams, outputs=desc.train_outputs, seed=0), mask)
-        network.to(self.platform.torch_device, memory_format=network.memory_format)
+        network.to(platform.torch_device, memory_format=network.memory_format)
         splits = [('test', self.loaders.get(desc.dataset_hparams, train=False)),
                   ('train', self.train_subset_loader(train_examples))]
         self._print(f'Spawn step {step.iteration}it: interpolating at {points} points')
@@ -317,16 +318,16 @@ class Branch(base.Branch):
             if reset_batchnorm:
                 recompute_batchnorm(network, splits[1][1])
             for split, loader in splits:
-                loss, accuracy, _ = standard_callbacks.evaluate(network, loader, platform=self.platform)
+                loss, accuracy, _ = standard_callbacks.evaluate(network, loader, platform=platform)
                 rows.append((alpha, split, loss, accuracy))
 
-        if self.platform.is_primary_process:
+        if platform.is_primary_process:
             atomic_write_text(os.path.join(location, INTERPOLATION_FILE), rows_to_csv(rows))
             logger = MetricLogger()
             for split, name in (('test', 'instability'), ('train', 'train_instability')):
                 logger.add(name, step, instability([r[3] for r in rows if r[1] == split]))
             logger.save(location)
-        self.platform.barrier()
+        platform.barrier()
 
     def write_summary(self, steps: List[Step]) -> None:
         """The branch folder's logger (`instability,<k>,<pp>` for every spawn step) and, when verbose, a table."""
@@ -341,6 +342,6 @@ class Branch(base.Branch):
             lines.append(f'{step.iteration:>10}it  {errors[0]:8.2f}  {errors[-1]:8.2f}  {max(errors):8.2f}  '
                          f'{value:11.2f}')
         lines.append('=' * 82)
-        if self.platform.is_primary_process:
+        if self.job_platform.is_primary_process:
             logger.save(self.branch_root)
         self._print('\n'.join(lines))

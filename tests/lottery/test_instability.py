@@ -163,7 +163,7 @@ def test_recompute_batchnorm_uses_the_batches_and_keeps_momentum():
 
 def test_first_examples_cuts_the_pass(platform):
     from datasets import base
-    dataset = base.Dataset(torch.zeros(10, 2, 2, dtype=torch.uint8), list(range(10)), 10, [0.0], [1.0])
+    dataset = base.InMemoryDataset(torch.zeros(10, 2, 2, dtype=torch.uint8), list(range(10)), 10, [0.0], [1.0])
     loader = base.Loader(dataset, batch_size=4, train=False)
     assert [y.tolist() for _, y in instability.FirstExamples(loader, 6)] == [[0, 1, 2, 3], [4, 5]]
     assert sum(len(y) for _, y in instability.FirstExamples(loader, 100)) == 10
