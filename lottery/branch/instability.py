@@ -211,10 +211,10 @@ class Branch(base.Branch):
         start, end = desc.train_start_step, desc.train_end_step
         for step in parse_spawn_steps(arguments.spawn_step, start.iterations_per_epoch):
             if not start <= step < end:
-                raise HparamsError(f'argument --spawn_step: spawn step {step.iteration}it is outside training from '
-                                   f'the rewind point to the end (--training_steps='
-                                   f'{desc.training_hparams.training_steps}); choose steps from {start.iteration}it '
-                                   f'to {end.iteration - 1}it')
+                raise HparamsError(f'argument --spawn_step: spawn step {step.iteration}it is not between the rewind '
+                                   f'point ({start.iteration}it) and the end of training ({end.iteration}it, '
+                                   f'--training_steps={desc.training_hparams.training_steps}); choose steps from '
+                                   f'{start.iteration}it to {end.iteration - 1}it')
 
     def branch_function(self, spawn_step: str = '0it', noise_seeds: str = '1,2', interpolation_points: int = 30,
                         interpolation_train_examples: int = 10000, reset_batchnorm: bool = False):

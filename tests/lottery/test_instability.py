@@ -190,9 +190,9 @@ def test_batchnorm_network_exact_by_default_and_recomputed_with_reset_batchnorm(
 
 
 BAD = [
-    (['--spawn_step=4ep'], 'argument --spawn_step: spawn step 40it is outside training from the rewind point to the '
-                           'end (--training_steps=3ep); choose steps from 0it to 29it'),
-    (['--spawn_step=3ep'], 'argument --spawn_step: spawn step 30it is outside training'),
+    (['--spawn_step=4ep'], 'argument --spawn_step: spawn step 40it is not between the rewind point (0it) and the end '
+                           'of training (30it, --training_steps=3ep); choose steps from 0it to 29it'),
+    (['--spawn_step=3ep'], 'argument --spawn_step: spawn step 30it is not between the rewind point (0it) and the end'),
     (['--spawn_step=0it,1e'], "argument --spawn_step: invalid step string '1e' in '0it,1e'"),
     (['--spawn_step=0it,'], "argument --spawn_step: invalid step string '' in '0it,'"),
     (['--noise_seeds='], "argument --noise_seeds: expected two different integer seeds separated by a comma, e.g. "
@@ -218,7 +218,9 @@ def test_bad_input(args, message, display, capsys, results_root):
 
 def test_spawn_step_before_the_rewind_point(capsys, results_root):
     status, _, err = run_cli(BRANCH + ['--levels=0', '--rewinding_steps=5it', '--spawn_step=0it,7it'], capsys)
-    assert status == 2 and err.startswith('open_lth.py: error: argument --spawn_step: spawn step 0it is outside')
+    assert status == 2
+    assert err.startswith('open_lth.py: error: argument --spawn_step: spawn step 0it is not between the rewind point '
+                          '(5it)')
     assert 'choose steps from 5it to 29it' in err and not os.path.exists(results_root)
 
 
