@@ -38,15 +38,14 @@ import torch.nn as nn
 from datasets import registry as datasets_registry
 from foundations import paths, seeds
 from foundations.hparams import Hparams, HparamsError
-from foundations.io import atomic_write_text, torch_load
+from foundations.io import DamagedFile, atomic_write_text, torch_load
 from foundations.step import Step
 from lottery.branch import base
 from models import base as base_models
 from models import registry as models_registry
 from pruning.mask import Mask
 from pruning.pruned_model import PrunedModel
-from training import standard_callbacks, train
-from training import checkpointing
+from training import checkpointing, standard_callbacks, train
 from training.metric_logger import MetricLogger
 
 CHILDREN = ('child_a', 'child_b')
@@ -184,9 +183,32 @@ def rows_to_csv(rows: Sequence[Tuple[float, str, float, float]]) -> str:
 
 
 def read_interpolation(location: str) -> List[Tuple[float, str, float, float]]:
-    """The rows of `<location>/interpolation.csv` as (alpha, split, loss, accuracy)."""
-    with open(os.path.join(location, INTERPOLATION_FILE)) as f:
-        return [(float(r['alpha']), r['split'], float(r['loss']), float(r['accuracy'])) for r in csv.DictReader(f)]
+    """The rows of `<location>/interpolation.csv` as (alpha, split, loss, accuracy).
+
+    Raises DamagedFile (one line: what is wrong and what to do) when the file is not such a table.
+    """
+    path = os.path.join(location, INTERPOLATION_FILE)
+    try:
+        with open(path, encoding='utf-8') as f:
+            reader = csv.DictReader(f)
+            rows = [(float(r['alpha']), r['split'], float(r['loss']), float(r['accuracy'])) for r in reader]
+        if tuple(reader.fieldnames or ()) != CSV_HEADER or not rows:
+            raise ValueError
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError, csv.Error):
+        raise DamagedFile(path, 'it is not an alpha,split,loss,accuracy table',
+                          'delete it and the logger beside it, then run the same command again to recompute '
+                          'both') from None
+    return rows
+
+
+def read_instability(location: str) -> float:
+    """The `instability` value in the logger of spawn folder `location`; DamagedFile when it has none."""
+    values = MetricLogger.create_from_file(location).get_data('instability')
+    if not values:
+        raise DamagedFile(paths.logger(location), 'it has no instability value',
+                          f'delete it and {INTERPOLATION_FILE} beside it, then run the same command again to '
+                          'recompute both')
+    return values[0][1]
 
 
 # The branch ------------------------------------------------------------------------------------------------------
@@ -302,6 +324,8 @@ class Branch(base.Branch):
                     reset_batchnorm: bool) -> None:
         """Evaluate the networks between the two children; write interpolation.csv, then the spawn step's logger."""
         if os.path.exists(os.path.join(location, INTERPOLATION_FILE)) and MetricLogger.exists(location):
+            read_interpolation(location)  # Readable, or DamagedFile (one line) before any work.
+            read_instability(location)
             return
         desc, platform = self.lottery_desc, self.job_platform
         end = desc.train_end_step
@@ -337,7 +361,7 @@ class Branch(base.Branch):
         for step in steps:
             location = os.path.join(self.branch_root, spawn_folder(step))
             errors = [100 * (1 - r[3]) for r in read_interpolation(location) if r[1] == 'test']
-            value = MetricLogger.create_from_file(location).get_data('instability')[0][1]
+            value = read_instability(location)
             logger.add('instability', step, value)
             lines.append(f'{step.iteration:>10}it  {errors[0]:8.2f}  {errors[-1]:8.2f}  {max(errors):8.2f}  '
                          f'{value:11.2f}')

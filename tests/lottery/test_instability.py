@@ -124,6 +124,15 @@ def test_identical_children_give_a_flat_path(trunk, capsys, monkeypatch):
         assert len(values) == 5 and len({r[1:] for r in values}) == 1  # Flat: one loss and one accuracy.
     assert logger_lines(spawn) == ['instability,0,0.0', 'train_instability,0,0.0']
 
+    # A damaged result is reported in one line and left for the user to delete, never silently overwritten.
+    table = os.path.join(spawn, 'interpolation.csv')
+    open(table, 'w').write('alpha,split,loss\n0.0,test,x\n')
+    status, out, err = run_cli(BRANCH + ['--levels=1'] + SMALL, capsys)
+    assert status == 2 and err.count('\n') == 1
+    assert err.startswith(f'open_lth.py: error: damaged file {table}: it is not an alpha,split,loss,accuracy table; '
+                          'delete it and the logger beside it')
+    assert open(table).read() == 'alpha,split,loss\n0.0,test,x\n'
+
 
 def test_interpolate_state_is_exact_at_the_ends_and_between_equal_values():
     a = {'w': torch.tensor([1.0, -0.0, 3.0, 2.0]), 'n': torch.tensor(4)}
