@@ -25,16 +25,21 @@ def get_module(dataset_name: str, flag: str = '--dataset_name'):
     return registered_datasets[dataset_name]
 
 
-def validate(dataset_hparams: DatasetHparams, prefix: str = None) -> None:
-    """Raise HparamsError (naming the flag) for a dataset name, fraction or transformation that cannot run."""
+def validate_names(dataset_hparams: DatasetHparams, prefix: str = None) -> None:
+    """Raise HparamsError (naming the flag) for an unknown dataset or unsupervised-labels name (reads no data)."""
     get_module(dataset_hparams.dataset_name, flag_name('dataset_name', prefix))
-    dataset_hparams.check_fraction(dataset_hparams.subsample_fraction, flag_name('subsample_fraction', prefix))
-    dataset_hparams.check_fraction(dataset_hparams.random_labels_fraction,
-                                   flag_name('random_labels_fraction', prefix))
     labels = dataset_hparams.unsupervised_labels
     if labels is not None and labels not in UNSUPERVISED_LABELS:
         raise HparamsError(f'argument {flag_name("unsupervised_labels", prefix)}: unknown unsupervised labels '
                            f'{labels!r}; choose from: {", ".join(UNSUPERVISED_LABELS)}')
+
+
+def validate(dataset_hparams: DatasetHparams, prefix: str = None) -> None:
+    """Raise HparamsError (naming the flag) for a dataset name, fraction or transformation that cannot run."""
+    validate_names(dataset_hparams, prefix)
+    dataset_hparams.check_fraction(dataset_hparams.subsample_fraction, flag_name('subsample_fraction', prefix))
+    dataset_hparams.check_fraction(dataset_hparams.random_labels_fraction,
+                                   flag_name('random_labels_fraction', prefix))
     dataset_hparams.check_at_least(dataset_hparams.blur_factor, 1, flag_name('blur_factor', prefix))
 
 

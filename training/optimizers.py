@@ -12,11 +12,16 @@ from foundations.step import Step
 OPTIMIZERS = ('sgd', 'adam')
 
 
-def validate(training_hparams: TrainingHparams, prefix: Optional[str] = None) -> None:
-    """Raise HparamsError (naming the flag) for settings that cannot train, before anything is written."""
+def validate_names(training_hparams: TrainingHparams, prefix: Optional[str] = None) -> None:
+    """Raise HparamsError (naming `--optimizer_name`) for an unknown optimizer."""
     if training_hparams.optimizer_name not in OPTIMIZERS:
         raise HparamsError(f'argument {flag_name("optimizer_name", prefix)}: no such optimizer '
                            f'{training_hparams.optimizer_name!r}; choose from: {", ".join(OPTIMIZERS)}')
+
+
+def validate(training_hparams: TrainingHparams, prefix: Optional[str] = None) -> None:
+    """Raise HparamsError (naming the flag) for settings that cannot train, before anything is written."""
+    validate_names(training_hparams, prefix)
     if bool(training_hparams.milestone_steps) != bool(training_hparams.gamma):
         raise HparamsError(f'arguments {flag_name("milestone_steps", prefix)} and {flag_name("gamma", prefix)}: '
                            'milestones and gamma hyperparameters must both be set or not at all')

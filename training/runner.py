@@ -52,6 +52,7 @@ class TrainingRunner(Runner):
         return self.desc.run_path(self.platform.root, self.replicate)
 
     def display_output_location(self) -> None:
+        self.desc.check_names()
         print(self.output_location)
 
     def run(self) -> None:
