@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torchvision.transforms.functional as TF
 
-# The random streams of the dataset transformations (OpenLTH §5.1-5.2) ---------------------------------------------
+# The random streams of the dataset transformations (the original's) ------------------------------------------------
 
 
 def random_labels(num_examples: int, num_classes: int, seed: int, fraction: float) -> Tuple[np.ndarray, np.ndarray]:
@@ -91,7 +91,7 @@ class Dataset:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    # Transformations (OpenLTH §5.1-5.2), applied to the whole tensor --------------------------------------------
+    # Transformations (the original's), applied to the whole tensor ---------------------------------------------------
 
     def randomize_labels(self, seed: int, fraction: float) -> None:
         """Give ceil(N x fraction) examples a uniformly random label (see `random_labels` for the streams)."""
@@ -114,7 +114,7 @@ class Dataset:
     def blur(self, blur_factor: int, chunk_size: int = 4096) -> None:
         """Blur every image: resize (bilinear, antialiased) to (int(H / f), int(W / f)), then back to (H, W).
 
-        This is the original's PIL `Resize` down and up (DECISIONS.md makes `--blur_factor` work), done on the
+        This is the original's PIL `Resize` down and up (but `--blur_factor` works here: see README.md), done on the
         tensor in chunks of `chunk_size` images; pixels agree with PIL's to within a few grey levels.
         Raises ValueError when the factor would shrink an image to nothing.
         """
@@ -129,7 +129,7 @@ class Dataset:
     def unsupervised_rotation(self, seed: int) -> None:
         """Replace labels with `rotation_labels(N, seed)` and rotate each image by label x 90 degrees.
 
-        Rotations are counter-clockwise and exact (DECISIONS.md fixes the original's random angles); the number of
+        Rotations are counter-clockwise and exact (a fix of the original's random angles, see README.md); the number of
         classes becomes 4. Raises ValueError for non-square images (a quarter turn would change their shape).
         """
         h, w = self.examples.shape[2:]

@@ -78,7 +78,7 @@ def num_classes(dataset_hparams: DatasetHparams) -> int:
 def get_dataset(dataset_hparams: DatasetHparams, platform, train: bool = True) -> base.Dataset:
     """The training or test set with every transformation of `dataset_hparams` applied.
 
-    Order (OpenLTH §5.4): on the training set only, random labels, then subsampling, then blurring; then, on both
+    Order (the original's): on the training set only, random labels, then subsampling, then blurring; then, on both
     sets, rotation labels. `transformation_seed` (None means 0) seeds every transformation.
     Raises ValueError for unknown unsupervised labels, DatasetUnavailable when the data cannot be found.
     """

@@ -51,7 +51,7 @@ def get_optimizer(training_hparams: TrainingHparams, model: torch.nn.Module) -> 
 
 
 def lr_multiplier(training_hparams: TrainingHparams, iterations_per_epoch: int):
-    """The function it -> lr / base lr at iteration `it` (OpenLTH §7.2).
+    """The function it -> lr / base lr at iteration `it` (the original's schedule).
 
     It is the product of gamma ** (number of milestones <= it) and, during warmup, it / warmup_iterations (so the
     lr at iteration 0 is 0). A warmup of zero iterations is no warmup. Raises ValueError when exactly one of

@@ -1,4 +1,4 @@
-"""The training loop (OpenLTH §7.3): callbacks before every step and once more at the end step; resumes itself."""
+"""The training loop (the original's): callbacks before every step and once more at the end step; resumes itself."""
 
 import os
 import warnings
