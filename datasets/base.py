@@ -52,6 +52,17 @@ def random_seed() -> int:
     return random.SystemRandom().getrandbits(62)
 
 
+def shared_random_seed(world_size: int) -> int:
+    """A fresh seed that every process of the job agrees on: rank 0 draws it and broadcasts it (torch.distributed,
+    when a process group of `world_size` > 1 processes is running); otherwise this process's own `random_seed()`."""
+    seed = random_seed()
+    if world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+        box = [seed]
+        torch.distributed.broadcast_object_list(box, src=0)
+        seed = box[0]
+    return seed
+
+
 # In-memory datasets -----------------------------------------------------------------------------------------------
 
 
@@ -204,8 +215,10 @@ class ShardedLoader:
         return sum(len(range(*self.share(it).indices(self._num_examples))) for it in range(len(self)))
 
     def shuffle(self, seed: Optional[int]) -> None:
-        """Fix the order and augmentation of the following passes; seed None draws an unrepeatable pass."""
-        generator = torch.Generator().manual_seed(random_seed() if seed is None else seed)
+        """Fix the order and augmentation of the following passes; seed None draws an unrepeatable pass, the same
+        one in every process of a distributed job (`shared_random_seed`), so the shards still cover the epoch
+        exactly once. Every process must call it (a collective) when seed is None."""
+        generator = torch.Generator().manual_seed(shared_random_seed(self.world_size) if seed is None else seed)
         self._order = torch.randperm(self._num_examples, generator=generator)
         self._draw_augmentation(generator)
 

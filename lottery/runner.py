@@ -83,6 +83,10 @@ class LotteryRunner(Runner):
     def location(self, level) -> str:
         return self.desc.run_path(self.platform.root, self.replicate, level)
 
+    def lock_folders(self) -> List[str]:
+        """The replicate folder: its levels build on each other, so one job at a time runs them all."""
+        return [os.path.dirname(os.path.dirname(self.location(0)))]
+
     def display_output_location(self) -> None:
         self.desc.check_names()
         print(self.location(0))

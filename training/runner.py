@@ -51,6 +51,9 @@ class TrainingRunner(Runner):
     def output_location(self) -> str:
         return self.desc.run_path(self.platform.root, self.replicate)
 
+    def lock_folders(self) -> List[str]:
+        return [self.output_location]
+
     def display_output_location(self) -> None:
         self.desc.check_names()
         print(self.output_location)

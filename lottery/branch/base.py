@@ -191,6 +191,11 @@ class Branch(Runner):
     def branch_root(self) -> str:
         return self.lottery_desc.run_path(self.platform.root, self.replicate, self.level, self.experiment_name)
 
+    def lock_folders(self) -> List[str]:
+        """The branch folder of every requested level."""
+        return [self.lottery_desc.run_path(self.platform.root, self.replicate, level, self.experiment_name)
+                for level in self.levels]
+
     def display_output_location(self) -> None:
         self.lottery_desc.check_names()
         for level in self.levels:
