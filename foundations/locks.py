@@ -25,7 +25,6 @@ import sys
 import time
 from typing import Callable, List, Optional, Sequence
 
-import torch
 from filelock import SoftFileLease, Timeout
 
 from foundations.hparams import HparamsError
@@ -75,22 +74,28 @@ class RunLock:
             missing.append(parent)
             parent = os.path.dirname(parent)
         os.makedirs(os.path.dirname(self.folder), exist_ok=True)
-        self.created = missing  # Deepest first.
+        self.created = sorted(set(self.created) | set(missing), key=len, reverse=True)  # Deepest first.
 
     def acquire(self, wait: bool = False) -> None:
-        self._make_parents()
-        try:
-            self.lease.acquire(timeout=0)
-            return
-        except Timeout:
-            pass
-        owner = describe_owner(self.lease)
-        if not wait:
-            self._remove_created()
-            raise RunLocked(f'{self.folder} is in use by another job ({owner}); wait for it to finish, or add '
-                            '--wait_for_lock to wait for it')
-        print(f'Waiting for {self.folder}, in use by another job ({owner}) ...', file=sys.stderr, flush=True)
-        self.lease.acquire(timeout=-1, poll_interval=POLL_SECONDS)
+        waiting = False
+        while True:
+            self._make_parents()
+            try:
+                self.lease.acquire(timeout=0)
+                return
+            except Timeout:
+                pass
+            except FileNotFoundError:  # The holder released and removed the empty folders above: try again.
+                continue
+            if not wait:
+                self._remove_created()
+                raise RunLocked(f'{self.folder} is in use by another job ({describe_owner(self.lease)}); wait for '
+                                'it to finish, or add --wait_for_lock to wait for it')
+            if not waiting:
+                print(f'Waiting for {self.folder}, in use by another job ({describe_owner(self.lease)}) ...',
+                      file=sys.stderr, flush=True)
+                waiting = True
+            time.sleep(POLL_SECONDS)
 
     def release(self) -> None:
         self.lease.release(force=True)
@@ -107,6 +112,7 @@ class RunLock:
 
 def _broadcast(value, platform):
     """The primary process's `value` on every process of the job (unchanged for a single process)."""
+    import torch  # Here, not at the top: this module loads without torch (a small process can hold a lock).
     if not (platform.is_distributed and torch.distributed.is_initialized()):
         return value
     box = [value]
