@@ -34,7 +34,11 @@ HEARTBEAT_SECONDS = 10.0
 POLL_SECONDS = 1.0
 
 
-class RunLocked(HparamsError):
+class LockError(HparamsError):
+    """A run folder cannot be locked; the message says why, in one line."""
+
+
+class RunLocked(LockError):
     """Another job holds the lock of a run folder (raised without `--wait_for_lock`)."""
 
 
@@ -44,7 +48,8 @@ def lock_path(folder: str) -> str:
 
 
 def describe_owner(lease: SoftFileLease) -> str:
-    """`pid 1234 on this host` or `pid 1234 on host node7, last renewed 3 s ago` from the marker; `an unknown process` if it cannot be read."""
+    """`pid 1234 on this host` or `pid 1234 on host node7, last renewed 3 s ago`, from the marker; `an unknown
+    process` if it cannot be read."""
     try:
         owner = lease.owner
         age = time.time() - os.stat(lease.lock_file).st_mtime
@@ -59,8 +64,8 @@ def describe_owner(lease: SoftFileLease) -> str:
 
 class RunLock:
     """The lock of one run folder (see the module docstring). `acquire(wait)` raises RunLocked naming the owner
-    when another job holds it and `wait` is False; `release()` frees it and removes the folders `acquire` created
-    if they are still empty."""
+    when another job holds it and `wait` is False, LockError when the file system refuses the lock file;
+    `release()` frees it and removes the folders `acquire` created if they are still empty."""
 
     def __init__(self, folder: str):
         self.folder = os.path.normpath(folder)
@@ -79,14 +84,19 @@ class RunLock:
     def acquire(self, wait: bool = False) -> None:
         waiting = False
         while True:
-            self._make_parents()
             try:
+                self._make_parents()
                 self.lease.acquire(timeout=0)
                 return
             except Timeout:
                 pass
             except FileNotFoundError:  # The holder released and removed the empty folders above: try again.
                 continue
+            except OSError as e:  # Not writable, a path under a file, a full disk: say so in one line.
+                self._remove_created()
+                where = e.filename or lock_path(self.folder)
+                raise LockError(f'cannot lock {self.folder}: {e.strerror or e} ({where}); check $OPEN_LTH_ROOT') \
+                    from None
             if not wait:
                 self._remove_created()
                 raise RunLocked(f'{self.folder} is in use by another job ({describe_owner(self.lease)}); wait for '
@@ -124,8 +134,8 @@ def _broadcast(value, platform):
 def holding(folders: Sequence[str], platform, wait: bool = False):
     """Hold the locks of `folders` for the body of the `with`; the primary process takes them, in order.
 
-    Raises RunLocked (on every process) if another job holds one of them and `wait` is False; the locks taken
-    so far are released first.
+    Raises RunLocked (on every process) if another job holds one of them and `wait` is False, LockError if a lock
+    file cannot be created; the locks taken so far are released first.
     """
     held: List[RunLock] = []
     error: Optional[str] = None
@@ -136,11 +146,11 @@ def holding(folders: Sequence[str], platform, wait: bool = False):
                     lock = RunLock(folder)
                     lock.acquire(wait=wait)
                     held.append(lock)
-            except RunLocked as e:
+            except LockError as e:
                 error = str(e)
         error = _broadcast(error, platform)
         if error is not None:
-            raise RunLocked(error)
+            raise LockError(error)
         yield
     finally:
         for lock in reversed(held):

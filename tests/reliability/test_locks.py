@@ -136,3 +136,14 @@ def test_a_job_stopped_by_bad_input_leaves_no_folder_behind(results_root, capsys
     assert_one_line_error(status, err)
     assert 'argument --levels: level 0 of the lottery experiment' in err
     assert not os.path.exists(results_root)
+
+
+def test_a_folder_that_cannot_be_locked_is_one_line(tmp_path, monkeypatch, capsys):
+    """$OPEN_LTH_ROOT under a regular file: the lock file cannot be created; one line, exit 2, nothing written."""
+    regular = tmp_path / 'a_file'
+    regular.write_text('not a folder')
+    monkeypatch.setenv('OPEN_LTH_ROOT', str(regular / 'results'))
+    status, out, err = run_cli(TRAIN, capsys)
+    assert_one_line_error(status, err)
+    assert 'OPEN_LTH_ROOT' in err and 'Not a directory' in err
+    assert regular.read_text() == 'not a folder'
