@@ -10,14 +10,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 import torch  # noqa: E402
 
-from datasets.base import Dataset, make_loader  # noqa: E402
+from datasets.base import InMemoryDataset, make_loader  # noqa: E402
 from platforms.local import Platform  # noqa: E402
 
 NUM_EXAMPLES = 1000
 
 
 def job(platform, output):
-    dataset = Dataset(torch.zeros(NUM_EXAMPLES, 4, 4, dtype=torch.uint8), torch.arange(NUM_EXAMPLES),
+    dataset = InMemoryDataset(torch.zeros(NUM_EXAMPLES, 4, 4, dtype=torch.uint8), torch.arange(NUM_EXAMPLES),
                       num_classes=NUM_EXAMPLES, mean=[0.5], std=[0.5])
     loader = make_loader(dataset, 100, True, platform)
     epochs = []
