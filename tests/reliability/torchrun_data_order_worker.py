@@ -18,7 +18,7 @@ NUM_EXAMPLES = 1000
 
 def job(platform, output):
     dataset = InMemoryDataset(torch.zeros(NUM_EXAMPLES, 4, 4, dtype=torch.uint8), torch.arange(NUM_EXAMPLES),
-                      num_classes=NUM_EXAMPLES, mean=[0.5], std=[0.5])
+                              num_classes=NUM_EXAMPLES, mean=[0.5], std=[0.5])
     loader = make_loader(dataset, 100, True, platform)
     epochs = []
     for _ in range(2):
