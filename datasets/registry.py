@@ -103,7 +103,7 @@ def get_dataset(dataset_hparams: DatasetHparams, platform, train: bool = True) -
 def get(dataset_hparams: DatasetHparams, train: bool = True, *, platform=None):
     """A loader over the training (train=True) or test set, on the platform's device and shard.
 
-    The original's signature (OpenLTH §5.4); `platform` defaults to the running job's (`get_platform()`).
+    The original's signature; `platform` defaults to the running job's (`get_platform()`).
     The loader (`datasets.base.Loader`, or the dataset module's own `make_loader`) has `iterations_per_epoch`,
     `__len__`, `shuffle(seed)`, `batches(start)` and `__iter__` yielding (x float32 (B, C, H, W), y int64 (B,)).
     Raises TypeError when a platform is passed in the place of `train`.
