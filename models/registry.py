@@ -102,10 +102,25 @@ def get(model_hparams: ModelHparams, outputs: Optional[int] = None, seed: Option
 
 def load(save_location: str, save_step: Step, model_hparams: ModelHparams, outputs: Optional[int] = None,
          seed: Optional[int] = None) -> base.Model:
-    """A model built from `model_hparams` with the weights saved at `save_step` in `save_location`."""
+    """A model built from `model_hparams` with the weights saved at `save_step` in `save_location`.
+
+    `outputs` None: the width of the saved output layer (so code written for the original, which never passes it,
+    loads models of datasets with any number of classes).
+    """
+    state = strip_module_prefix(torch_load(paths.model(save_location, save_step)))
+    if outputs is None:
+        outputs = saved_outputs(state, model_hparams)
     model = get(model_hparams, outputs, seed=seed)
-    model.load_state_dict(strip_module_prefix(torch_load(paths.model(save_location, save_step))))
+    model.load_state_dict(state)
     return model
+
+
+def saved_outputs(state_dict: dict, model_hparams: ModelHparams) -> Optional[int]:
+    """The output width of a saved state_dict of this model (rows of its output layer's weight), or None."""
+    with torch.device('meta'):
+        names = get(model_hparams).output_layer_names
+    weights = [state_dict[name] for name in names if name.endswith('weight') and name in state_dict]
+    return int(weights[0].shape[0]) if weights else None
 
 
 def exists(save_location: str, save_step: Step) -> bool:
