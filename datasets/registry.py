@@ -3,8 +3,8 @@
 A dataset is a module exposing NUM_TRAIN_EXAMPLES, NUM_TEST_EXAMPLES, NUM_CLASSES, `get_train_set(platform,
 use_augmentation)` and `get_test_set(platform)`, whose datasets have the transformation methods of
 `datasets.base.InMemoryDataset` (randomize_labels, subsample, blur, unsupervised_rotation). In-memory datasets are
-served by `datasets.base.Loader`; a module whose data does not fit in memory also provides `make_loader(dataset, batch_size,
-train, platform)` (see datasets/imagenet.py). Adding a dataset is one file plus one line in `registered_datasets`.
+served by `datasets.base.Loader`; a module whose data does not fit in memory also provides
+`make_loader(dataset, batch_size, train, platform)` (see datasets/imagenet.py). Adding a dataset is one file plus one line in `registered_datasets`.
 
 A dataset module written for the original OpenLTH (a `Dataset` class with static `num_train_examples()`,
 `num_test_examples()`, `num_classes()`, `get_train_set(use_augmentation)`, `get_test_set()`, and optionally a

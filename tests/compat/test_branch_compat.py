@@ -18,9 +18,13 @@ TRUNK = ['--training_steps=3it']
 
 
 @pytest.fixture
-def trunk(capsys, monkeypatch):
+def registered(monkeypatch):
     monkeypatch.setitem(registry.registered_branches, 'toy_original', toy_branches.OriginalBranch)
     monkeypatch.setitem(registry.registered_branches, 'toy_today', toy_branches.TodaysBranch)
+
+
+@pytest.fixture
+def trunk(capsys, registered):
     argv = ['lottery'] + TINY + TRUNK + ['--levels=1']
     run_ok(argv, capsys)
     return location(capsys, argv)
@@ -48,7 +52,7 @@ def test_original_style_branch_runs_like_todays(trunk, capsys):
     assert not torch.equal(trunk_end['fc.weight'], end_a['fc.weight'])
 
 
-def test_branch_menu_and_hparams(trunk, capsys):
+def test_branch_menu_and_hparams(registered, capsys):
     status, out, _ = run_cli(['lottery_branch'], capsys)
     assert status == 1
     assert 'toy_original [...] => Retrain the ticket (written the original way).' in out
@@ -57,7 +61,7 @@ def test_branch_menu_and_hparams(trunk, capsys):
     assert str(branch_hparams(retrain_lr=0.05)) == "Hparams(retrain_lr=0.05)"
 
 
-def test_original_construction_and_make_BranchDesc(trunk, tmp_path, capsys):
+def test_original_construction_and_make_BranchDesc(registered):
     """create_from_hparams and a desc from make_BranchDesc, as original-style scripts build branches."""
     from lottery.desc import LotteryDesc
     from models import registry as models_registry

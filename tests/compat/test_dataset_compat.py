@@ -71,7 +71,8 @@ def test_instance_transformations_follow_the_original_streams():
     assert torch.allclose(image[0], (plain - 0.25) / 0.2, atol=1e-6)
     blurred = toy.Dataset(images, labels)
     blurred.blur(2)
-    assert tuple(blurred[0][0].shape) == (1, 28, 28) and not torch.equal(blurred[0][0], toy.Dataset(images, labels)[0][0])
+    assert tuple(blurred[0][0].shape) == (1, 28, 28)
+    assert not torch.equal(blurred[0][0], toy.Dataset(images, labels)[0][0])
     with pytest.raises(ValueError, match='Different number of examples'):
         toy.Dataset(images, labels[:5])
 
@@ -98,7 +99,8 @@ def test_registry_original_signatures(toys):
 
 
 def train_toy(name, folder, platform=None):
-    """Train LeNet on a registered toy dataset through `train`, the original's way (no platform) or today's."""
+    """Train LeNet on a registered toy dataset through `train`, the original's way (no platform: the job's) or
+    today's (an explicit platform)."""
     hparams = DatasetHparams(name, 32)
     kwargs = {} if platform is None else {'platform': platform}
     loader = registry.get(hparams, True, **kwargs)
@@ -107,22 +109,29 @@ def train_toy(name, folder, platform=None):
     return type(loader).__name__, model.state_dict()
 
 
+def in_job(platform, function, *args):
+    result = []
+    platform.run_job(lambda: result.append(function(*args)))
+    return result[0]
+
+
 def test_an_original_style_dataset_trains_like_todays(toys, tmp_path, platform):
-    kind, original = train_toy('toy', str(tmp_path / 'original'))
+    kind, original = in_job(platform, train_toy, 'toy', str(tmp_path / 'original'))
     today_kind, today = train_toy('toy_today', str(tmp_path / 'today'), platform)
     assert (kind, today_kind) == ('Loader', 'Loader')  # The batched in-memory loader, both ways.
     for name, tensor in original.items():
         assert torch.equal(tensor, today[name]), name
     for dataset, expected_kind in (('toy_features', 'TensorLoader'), ('toy_lazy', 'DataLoader')):
-        kind, weights = train_toy(dataset, str(tmp_path / dataset))
+        kind, weights = in_job(platform, train_toy, dataset, str(tmp_path / dataset))
         assert kind == expected_kind
         assert all(torch.equal(tensor, today[name]) for name, tensor in weights.items()), dataset
 
 
 def test_an_original_style_dataset_runs_from_the_command_line(toys, capsys):
     from tests.conftest import run_cli
-    argv = ['train', '--dataset_name=toy', '--batch_size=30', '--model_name=mnist_lenet_20', '--model_init=kaiming_normal',
-            '--batchnorm_init=uniform', '--optimizer_name=sgd', '--lr=0.1', '--training_steps=3ep', '--data_order_seed=0']
+    argv = ['train', '--dataset_name=toy', '--batch_size=30', '--model_name=mnist_lenet_20',
+            '--model_init=kaiming_normal', '--batchnorm_init=uniform', '--optimizer_name=sgd', '--lr=0.1',
+            '--training_steps=3ep', '--data_order_seed=0']
     status, out, err = run_cli(argv, capsys)
     assert status == 0, err
     accuracies = [float(line.split('acc ')[1].split('%')[0]) for line in out.splitlines() if line.startswith('test\t')]

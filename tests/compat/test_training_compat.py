@@ -71,7 +71,8 @@ def test_standard_callbacks_with_the_original_signature(platform, tmp_path):
 
 def test_callbacks_built_from_the_module_functions(platform, tmp_path, capsys):
     """A custom list written with the original's functions and wrappers, with start and end steps."""
-    train_loader, test_loader = registry.get(DATASET, platform=platform), registry.get(DATASET, False, platform=platform)
+    train_loader = registry.get(DATASET, platform=platform)
+    test_loader = registry.get(DATASET, False, platform=platform)
     start, end = Step.from_iteration(5, 10), Step.from_iteration(17, 10)
     calls = []
 
