@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from datasets import base, cifar10, classic, mnist, registry
+from datasets import base, cifar10, classic, imagenet, mnist, registry
 from foundations.hparams import DatasetHparams, ModelHparams, TrainingHparams
 from models import registry as models_registry
+from platforms import local
 from platforms.platform import get_platform
 from tests.compat import toy_datasets as toy
 from training import train
@@ -51,6 +52,20 @@ def test_cifar10_class_with_augmentation(cifar_platform):
     assert tuple(test_set[3][0].shape) == (3, 32, 32)
     fast = classic.in_memory_version(train_set)  # Served by the batched loader, augmenting the same way.
     assert fast.augment and fast.crop_padding == 4 and fast.mean == cifar10.MEAN
+
+
+def test_imagenet_class_reads_the_folder_tree(tmp_path):
+    from tests.datasets.conftest import write_imagenet
+    write_imagenet(str(tmp_path / 'imagenet'), {'train': 2, 'val': 1})
+    platform = local.Platform(_imagenet_root=str(tmp_path / 'imagenet'), _device='cpu')
+    splits = []
+    platform.run_job(lambda: splits.extend([imagenet.Dataset.get_train_set(False), imagenet.Dataset.get_test_set()]))
+    train_set, test_set = splits
+    assert (len(train_set), len(test_set)) == (6, 3) and imagenet.Dataset.num_classes() == 1000
+    assert train_set._labels.tolist() == [0, 0, 1, 1, 2, 2]
+    image, label = test_set[2]
+    assert tuple(image.shape) == (3, 224, 224) and label == 2
+    assert classic.in_memory_version(train_set) is None  # File paths: served by the original's DataLoader.
 
 
 def test_instance_transformations_follow_the_original_streams():

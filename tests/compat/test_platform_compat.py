@@ -50,7 +50,7 @@ def test_installed_platform_is_returned_outside_a_job(installed, results_root):
     assert get_platform() is installed
     assert get_platform().root == os.path.join(results_root, 'TESTING')
     assert get_platform().num_workers == 2
-    assert get_platform().torch_device == torch.device('cpu')
+    assert get_platform().torch_device == torch.device('cpu') and get_platform().device == 'cpu'
 
 
 def test_run_job_sets_the_platform_for_its_duration_only(installed, platform):
