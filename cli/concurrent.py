@@ -31,6 +31,10 @@ class ConcurrentRunner(Runner):
         for runner in self.runners:
             runner.display_output_location()
 
+    def lock_folders(self) -> List[str]:
+        """Every replicate's folders (foundations/locks.py), locked together while they train."""
+        return [folder for runner in self.runners for folder in runner.lock_folders()]
+
     def run(self) -> None:
         platform = self.runners[0].platform
         if platform.is_distributed:
