@@ -2,7 +2,7 @@
 
 import abc
 import argparse
-from typing import List
+from typing import List, Optional
 
 
 class Runner(abc.ABC):
@@ -36,3 +36,16 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def run(self) -> None:
         """Run the job; finished parts are not run again and interrupted ones resume."""
+
+    # Sweeps (cli/sweep.py) ------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def independent_levels(args: argparse.Namespace) -> Optional[List[int]]:
+        """The levels of `--levels` that this job runs independently of one another (a cluster sweep runs each as
+        its own task, with `--levels=<L>`), or None when the job's levels depend on each other or it has none."""
+        return None
+
+    def finished(self) -> bool:
+        """Whether every run of this job is already complete on disk (a sweep then skips it before submission).
+        The default, False, never skips: `run` itself still skips finished work."""
+        return False

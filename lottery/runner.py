@@ -85,6 +85,11 @@ class LotteryRunner(Runner):
     def display_output_location(self) -> None:
         print(self.location(0))
 
+    def finished(self) -> bool:
+        """Whether every level 0..levels is trained."""
+        return all(train.is_done(self.location(level), self.desc.dataset_hparams, self.desc.training_hparams)
+                   for level in range(self.levels + 1))
+
     def _print(self, text: str) -> None:
         if self.verbose and self.platform.is_primary_process:
             print(text)

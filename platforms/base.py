@@ -38,6 +38,8 @@ class Platform(Hparams):
     _device: Optional[str] = None
     _allow_download: Optional[bool] = None
 
+    submits_jobs = False  # True for platforms that run each task of a sweep as its own job (platforms/slurm.py).
+
     _name = 'Platform Hyperparameters'
     _description = 'Hyperparameters that control the plaform on which the job is run.'
     _num_workers = 'The number of worker threads to use for data loading.'
@@ -135,3 +137,12 @@ class Platform(Hparams):
             job()
         finally:
             torch.distributed.destroy_process_group()
+
+    # Sweeps (cli/sweep.py) ----------------------------------------------------------------------------------
+
+    def run_sweep(self, tasks, runners) -> int:
+        """Run the sweep's runners one after another in this process (`tasks` are their picklable descriptions,
+        used by platforms that submit jobs elsewhere); returns the exit status."""
+        for runner in runners:
+            self.run_job(runner.run)
+        return 0

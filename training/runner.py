@@ -54,6 +54,9 @@ class TrainingRunner(Runner):
     def display_output_location(self) -> None:
         print(self.output_location)
 
+    def finished(self) -> bool:
+        return train.is_done(self.output_location, self.desc.dataset_hparams, self.desc.training_hparams)
+
     def run(self) -> None:
         self.desc.check_runnable(self.platform)
         location = self.output_location

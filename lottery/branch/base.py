@@ -191,6 +191,17 @@ class Branch(Runner):
         for level in self.levels:
             print(self.lottery_desc.run_path(self.platform.root, self.replicate, level, self.experiment_name))
 
+    def training_recipe(self):
+        """(dataset hparams, training hparams) the branch trains with: the trunk's unless a branch overrides it."""
+        return self.lottery_desc.dataset_hparams, self.lottery_desc.training_hparams
+
+    def finished(self) -> bool:
+        """Whether the branch folder of every requested level holds its final model and logger."""
+        dataset_hparams, training_hparams = self.training_recipe()
+        return all(train.is_done(self.lottery_desc.run_path(root=self.platform.root, replicate=self.replicate,
+                                                            pruning_level=level, experiment=self.experiment_name),
+                                 dataset_hparams, training_hparams) for level in self.levels)
+
     # Running --------------------------------------------------------------------------------------------------
 
     def check_trunk(self) -> None:
