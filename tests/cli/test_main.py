@@ -13,8 +13,15 @@ RAW_HELP = HELP['model_independent']['raw_help_text']
 NEW_FLAGS = ('--amp_dtype', '--pretrain_amp_dtype', '--retrain_t_amp_dtype')
 
 
+# Groups open_lth appends after all of the original's (cli/sweep.py); compared with the original without them.
+NEW_GROUPS = ('Sweep Arguments',)
+
+
 def without_new_flags(help_text: str) -> str:
-    """The help text minus the entries of NEW_FLAGS (an entry: its flag line and the indented lines under it)."""
+    """The help text minus the entries of NEW_FLAGS (an entry: its flag line and the indented lines under it) and
+    minus the trailing NEW_GROUPS, which must come after everything the original prints."""
+    for group in NEW_GROUPS:
+        help_text = help_text.split(f'\n{group}:\n')[0]
     lines, skipping = [], False
     for line in help_text.splitlines(keepends=True):
         if line.startswith('  --'):
@@ -93,7 +100,7 @@ def _flags(argv):
             if action.help and action.help.startswith('('):
                 text = action.help.replace('%(type)s', action.type.__name__ if action.type else 'None')
                 marker = text.split(')')[0] + ')'
-            if action.option_strings[0] in NEW_FLAGS:
+            if action.option_strings[0] in NEW_FLAGS or group.title in NEW_GROUPS:
                 continue
             rows.append({'flag': action.option_strings[0], 'dest': action.dest, 'group': group.title, 'kind': kind,
                          'type': action.type.__name__ if action.type else None, 'default': action.default,
