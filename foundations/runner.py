@@ -61,3 +61,7 @@ class Runner(abc.ABC):
         """Whether every run of this job is already complete on disk (a sweep then skips it before submission).
         The default, False, never skips: `run` itself still skips finished work."""
         return False
+
+    def check_before_submission(self) -> None:
+        """Raise HparamsError for what a cluster job would fail on and no node can fix (a branch's trunk not yet
+        trained), so that nothing is submitted. Device checks stay in `run`: the submitting machine may have no GPU."""

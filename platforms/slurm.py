@@ -19,6 +19,7 @@ shared by the submitting machine and every node.
 
 import contextlib
 import io
+import json
 import os
 import shutil
 import sys
@@ -32,6 +33,7 @@ from platforms import base, local
 EXECUTORS = ('slurm', 'local')
 MAX_TIMEOUT_REQUEUES = 20  # Requeues after a time limit (submitit's default, 3, is too few for week-long runs).
 POLL_SECONDS = 2.0
+SUBMISSIONS = 'submissions.jsonl'  # In the logs folder: one JSON line per submitted task.
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -126,22 +128,32 @@ class Platform(base.Platform):
             if runner.finished():
                 print(f'Already done: {task.label} of {output_location(runner)}; not submitted.')
             else:
-                pending.append(task)
+                runner.check_before_submission()
+                pending.append((task, output_location(runner)))
         if not pending:
             return 0
 
-        args = pending[0].args
+        args = pending[0][0].args
         job_name = '_'.join(['open_lth', args.subcommand] + ([args.branch_name] if 'branch_name' in args else []))
         job = SlurmJob(num_workers=self.num_workers, root=self.root, dataset_root=self.dataset_root,
                        imagenet_root=self.imagenet_root, allow_download=self.allow_download)
-        jobs = self.executor(job_name).map_array(job, pending)
-        by_task = {id(task): runner for task, runner in zip(tasks, runners)}
-        for submitted, task in zip(jobs, pending):
-            print(f'Submitted job {submitted.job_id}: {task.label} of {output_location(by_task[id(task)])}')
+        jobs = self.executor(job_name).map_array(job, [task for task, _ in pending])
+        records = []
+        for submitted, (task, location) in zip(jobs, pending):
+            print(f'Submitted job {submitted.job_id}: {task.label} of {location}')
+            records.append({'job_id': str(submitted.job_id), 'task': task.label, 'location': location,
+                            'executor': self.slurm_executor, 'submitted': time.strftime('%Y-%m-%dT%H:%M:%S')})
+        self.record(records)
         sys.stdout.flush()
         if self.no_slurm_wait:
             return 0
-        return wait(jobs, [task.label for task in pending])
+        return wait(jobs, [task.label for task, _ in pending])
+
+    def record(self, records: List[dict]) -> None:
+        """Append one JSON line per submitted task to `<logs>/submissions.jsonl` (job_id, task, location, executor,
+        submitted): which folder each SLURM job writes, for `squeue`/`sacct` look-ups and listings of queued runs."""
+        with open(os.path.join(self.logs, SUBMISSIONS), 'a') as f:
+            f.write(''.join(json.dumps(r, sort_keys=True) + '\n' for r in records))
 
 
 def output_location(runner) -> str:

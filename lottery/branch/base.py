@@ -208,6 +208,9 @@ class Branch(Runner):
 
     # Running --------------------------------------------------------------------------------------------------
 
+    def check_before_submission(self) -> None:
+        self.check_trunk()
+
     def check_trunk(self) -> None:
         """Raise HparamsError naming `--levels` if a requested trunk level has not been trained."""
         desc = self.lottery_desc

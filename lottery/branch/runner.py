@@ -67,5 +67,8 @@ class BranchRunner(Runner):
     def finished(self) -> bool:
         return self.branch.finished()
 
+    def check_before_submission(self) -> None:
+        self.branch.check_before_submission()
+
     def run(self) -> None:
         self.branch.run()

@@ -2,6 +2,7 @@
 processes on this machine): sweeps give the very files local runs give, finished runs are not submitted again, a
 preempted job is requeued and resumes, and bad input is refused before anything is submitted or written."""
 
+import json
 import os
 import signal
 import sys
@@ -50,6 +51,10 @@ def test_sweeps_on_the_local_executor_equal_local_runs(tmp_path, capsys, monkeyp
     assert len(lottery_files) == 2 * (7 + 6)  # level_0: 7 files with hparams.log, level_1: 6, per replicate.
     assert {p.split(os.sep)[1] for p in lottery_files} == {'replicate_1', 'replicate_2'}
     assert files(slurm_root) == lottery_files
+    with open(os.path.join(slurm_root, 'slurm_logs', 'submissions.jsonl')) as f:
+        records = [json.loads(line) for line in f]
+    assert [(r['task'], r['executor'], r['location'].split(os.sep)[-3]) for r in records] == [
+        ('replicate_1', 'local', 'replicate_1'), ('replicate_2', 'local', 'replicate_2')]
 
     # Finished commands are skipped before submission: nothing new in submitit's folder.
     submitted = sorted(os.listdir(os.path.join(slurm_root, 'slurm_logs')))
@@ -131,6 +136,12 @@ def error_line(argv, capsys, results_root):
 ])
 def test_bad_input_is_one_line_naming_the_flag(flag, message, capsys, results_root):
     assert error_line(LOTTERY + SLURM_LOCAL + [flag], capsys, results_root) == f'open_lth.py: error: {message}'
+
+
+def test_a_branch_without_its_trunk_is_not_submitted(capsys, results_root):
+    message = error_line(BRANCH + SLURM_LOCAL + ['--replicates=1-2'], capsys, results_root)
+    assert message.startswith('open_lth.py: error: argument --levels: level 0 of the lottery experiment in ')
+    assert message.endswith('is not trained yet; run the lottery subcommand with the same flags and --levels=0 first')
 
 
 def test_slurm_needs_submitit_and_sbatch(capsys, results_root, monkeypatch, tmp_path):
