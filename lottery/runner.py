@@ -89,8 +89,9 @@ class LotteryRunner(Runner):
 
     def finished(self) -> bool:
         """Whether every level 0..levels is trained."""
-        return all(train.is_done(self.location(level), self.desc.dataset_hparams, self.desc.training_hparams)
-                   for level in range(self.levels + 1))
+        return self.levels >= 0 and all(
+            train.is_done(self.location(level), self.desc.dataset_hparams, self.desc.training_hparams)
+            for level in range(self.levels + 1))
 
     def _print(self, text: str) -> None:
         if self.verbose and self.job_platform.is_primary_process:
@@ -102,9 +103,12 @@ class LotteryRunner(Runner):
         with current_platform.running(self.job_platform):
             self._run()
 
-    def _run(self) -> None:
+    def check_before_submission(self) -> None:
         if self.levels < 0:
             raise HparamsError(f'argument --levels: must be an integer >= 0, got {self.levels}')
+
+    def _run(self) -> None:
+        self.check_before_submission()
         self.desc.check_runnable(self.job_platform)
         self._print(banner(f'Lottery Ticket Experiment (Replicate {self.replicate})', self.desc.display,
                            self.location(0)))

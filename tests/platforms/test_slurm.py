@@ -131,6 +131,7 @@ def error_line(argv, capsys, results_root):
     ('--slurm_gpus_per_node=-2', 'argument --slurm_gpus_per_node: must be an integer >= 1, got -2'),
     ('--slurm_nodes=2', 'argument --slurm_nodes: the local executor runs one node, got 2'),
     ('--slurm_executor=pbs', "argument --slurm_executor: invalid executor 'pbs'; choose from: slurm, local"),
+    ('--levels=-1', 'argument --levels: must be an integer >= 0, got -1'),
     ('--replicates=3-1', "argument --replicates: invalid replicates '3-1': expected replicates >= 1 as ascending "
                          'ranges or numbers separated by commas, e.g. 1-5 or 1,3,7'),
 ])
