@@ -62,6 +62,11 @@ class Task:
         level = f'/level_{self.args.levels}' if getattr(self.args, 'split_level', False) else ''
         return f'replicate_{self.args.replicate}{level}'
 
+    @property
+    def wait_for_lock(self) -> bool:
+        """Whether the run waits for another job that holds its folders (`--wait_for_lock`) instead of stopping."""
+        return bool(getattr(self.args, 'wait_for_lock', False))
+
     def runner(self, platform):
         """The task's Runner on `platform` (checks the flags as the command line does; raises HparamsError)."""
         runner_class = runner_registry.get(self.args.subcommand)

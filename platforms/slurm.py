@@ -231,8 +231,7 @@ class SlurmJob:
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         platform = local.Platform(num_workers=self.num_workers, _root=self.root, _dataset_root=self.dataset_root,
                                   _imagenet_root=self.imagenet_root, _allow_download=self.allow_download)
-        runner = task.runner(platform)
-        platform.run_job(runner.run)
+        platform.run_runner(task.runner(platform), wait_for_lock=task.wait_for_lock)
 
     def checkpoint(self, task):
         """Called by submitit on preemption or timeout: run the same task again (it resumes from its checkpoint)."""

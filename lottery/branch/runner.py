@@ -65,6 +65,9 @@ class BranchRunner(Runner):
     def display_output_location(self) -> None:
         self.branch.display_output_location()
 
+    def lock_folders(self) -> List[str]:
+        return self.branch.lock_folders()
+
     def finished(self) -> bool:
         return self.branch.finished()
 
