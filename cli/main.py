@@ -12,7 +12,6 @@ from typing import List, Optional
 
 from cli import arg_utils, runner_registry, sweep
 from datasets.errors import DatasetUnavailable
-from foundations import locks
 from foundations.hparams import HparamsError
 from foundations.io import FileProblem
 from platforms import registry as platforms_registry
