@@ -123,6 +123,9 @@ class Platform(base.Platform):
         """Submit the unfinished tasks as one job array; with `--slurm_wait` stream their output until they end.
 
         Returns 0, or 1 when a job failed (its error is printed)."""
+        if tasks and getattr(tasks[0].args, 'concurrent', False):
+            raise HparamsError('argument --concurrent: replicates train together on the local platform only; on '
+                               'SLURM each replicate is its own array task (drop --concurrent)')
         pending = []
         for task, runner in zip(tasks, runners):
             if runner.finished():
@@ -136,7 +139,7 @@ class Platform(base.Platform):
         args = pending[0][0].args
         job_name = '_'.join(['open_lth', args.subcommand] + ([args.branch_name] if 'branch_name' in args else []))
         job = SlurmJob(num_workers=self.num_workers, root=self.root, dataset_root=self.dataset_root,
-                       imagenet_root=self.imagenet_root, allow_download=self.allow_download)
+                       imagenet_root=self.imagenet_root, allow_download=self.allow_download, compile=self.compile)
         jobs = self.executor(job_name).map_array(job, [task for task, _ in pending])
         records = []
         for submitted, (task, location) in zip(jobs, pending):
@@ -224,13 +227,15 @@ class SlurmJob:
     dataset_root: str
     imagenet_root: str
     allow_download: bool
+    compile: bool = False  # --compile (training/compilation.py), carried to the nodes.
 
     def __call__(self, task) -> None:
         import submitit
         if submitit.JobEnvironment().num_tasks > 1:  # One process per GPU: torchrun's variables, from SLURM's.
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         platform = local.Platform(num_workers=self.num_workers, _root=self.root, _dataset_root=self.dataset_root,
-                                  _imagenet_root=self.imagenet_root, _allow_download=self.allow_download)
+                                  _imagenet_root=self.imagenet_root, _allow_download=self.allow_download,
+                                  compile=self.compile)
         platform.run_runner(task.runner(platform), wait_for_lock=task.wait_for_lock)
 
     def checkpoint(self, task):

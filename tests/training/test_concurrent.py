@@ -184,3 +184,11 @@ def test_concurrent_branches_are_refused(capsys, results_root):
     status, _, err = run_cli(['lottery_branch', 'randomly_reinitialize', '--default_hparams=mnist_lenet_300_100',
                               '--levels=0', '--replicates=1-2', '--concurrent'], capsys)
     assert status == 2 and err.startswith('open_lth.py: error: argument --concurrent: only train and lottery')
+
+
+def test_concurrent_is_refused_on_slurm(capsys, results_root):
+    pytest.importorskip('submitit')
+    status, _, err = run_cli(['train', '--default_hparams=mnist_lenet_300_100', '--replicates=1-2', '--concurrent',
+                              '--platform=slurm', '--slurm_executor=local'], capsys)
+    assert status == 2 and err.startswith('open_lth.py: error: argument --concurrent: replicates train together on')
+    assert not os.path.exists(results_root)
