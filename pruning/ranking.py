@@ -87,15 +87,34 @@ def current_or_ones(current_mask: Optional[Mask], model) -> Mask:
 
 def lowest(values: torch.Tensor, n: int) -> torch.Tensor:
     """Indices of the `n` smallest entries of the 1-D tensor `values` (ties: lower index first; NaN counts as
-    +inf). O(len): the n-th smallest value comes from a partial `topk` (or `kthvalue` for n near len / 2), no full
-    sort. Returns a LongTensor of length min(n, len(values)) on `values`' device."""
+    +inf), in O(len) without a full sort. Returns a LongTensor of length min(n, len(values)) on `values`' device.
+
+    For few of many (SynFlow's steps), a bound from every 64th entry first narrows the search to the entries at or
+    below it; the answer is the same, as every entry up to the n-th smallest value lies at or below that bound.
+    """
     size = values.numel()
     n = min(n, size)
     if n <= 0:
         return torch.zeros(0, dtype=torch.long, device=values.device)
     values = torch.nan_to_num(values, nan=math.inf)
+    if size >= 4096 and n <= size // 64:
+        sample = values[::64]
+        bound = torch.kthvalue(sample.cpu(), min(sample.numel(), 2 * (n * sample.numel()) // size + 16)).values
+        candidates = torch.nonzero(values <= bound.to(values.device)).flatten()
+        if candidates.numel() >= n:
+            return candidates[_lowest_exact(values[candidates], n)]
+    return _lowest_exact(values, n)
+
+
+def _lowest_exact(values: torch.Tensor, n: int) -> torch.Tensor:
+    """`lowest` for 0 < n <= len(values) and no NaN: a partial `topk` (or `kthvalue` near the median) finds the
+    n-th smallest value; ties at it are resolved by index."""
+    size = values.numel()
     if n <= size // 8:
-        threshold = torch.topk(values, n, largest=False, sorted=False).values.max()
+        chosen = torch.topk(values, n, largest=False, sorted=False)
+        threshold = chosen.values.max()
+        if int((values == threshold).sum()) == int((chosen.values == threshold).sum()):
+            return chosen.indices  # No tie straddles the cut: the set is unique.
     elif size - n + 1 <= size // 8:
         threshold = torch.topk(values, size - n + 1, largest=True, sorted=False).values.min()
     else:

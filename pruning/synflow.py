@@ -56,7 +56,8 @@ def synaptic_flow(model, weights: Dict[str, torch.Tensor], input_shape) -> Dict[
     device = next(iter(weights.values())).device
     output = model(torch.ones((1, *input_shape), dtype=torch.float64, device=device))
     grads = torch.autograd.grad(output.sum(), list(weights.values()))
-    return {name: (w.detach() * g).abs() for (name, w), g in zip(weights.items(), grads)}
+    # w >= 0 and dR/dw >= 0 in the linearized network, so w * dR/dw is already |w * dR/dw|.
+    return {name: w.detach() * g for (name, w), g in zip(weights.items(), grads)}
 
 
 def scores(starting_model, input_shape) -> Dict[str, torch.Tensor]:
@@ -80,19 +81,20 @@ def iterative_prune(pruning_hparams: PruningHparams, starting_model, current_mas
 
     start = int(torch.count_nonzero(pool_mask))
     end = start - ranking.number_to_prune(pruning_hparams.pruning_fraction, start)
-    iterations = pruning_hparams.synflow_iterations
+    iterations, count = pruning_hparams.synflow_iterations, start
     for k in range(1, iterations + 1):
         keep = end if k == iterations or start == 0 else round(start * (end / start) ** (k / iterations))
-        count = int(torch.count_nonzero(pool_mask))
         if count <= keep:
             continue
         with torch.no_grad():
             for name, w in weights.items():
                 w.copy_(absolute[name] * masks[name])
         flow = synaptic_flow(model, weights, input_shape)
-        pool = torch.nan_to_num(torch.cat([flow[name].reshape(-1) for name in names]), nan=torch.finfo(torch.float64).max)
-        pool[pool_mask == 0] = torch.inf  # Pruned: never chosen again (every surviving score is finite).
+        pool = torch.nan_to_num(torch.cat([flow[name].reshape(-1) for name in names]),
+                                nan=torch.finfo(torch.float64).max)
+        pool = torch.where(pool_mask > 0, pool, torch.inf)  # Pruned: never chosen again (survivors are finite).
         pool_mask[ranking.lowest(pool, count - keep)] = 0
+        count = keep
     return Mask({name: masks[name].float().cpu() for name in current_mask})
 
 

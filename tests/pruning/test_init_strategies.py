@@ -237,6 +237,9 @@ def test_lowest_breaks_ties_by_position_and_is_exact():
     assert sorted(ranking.lowest(values, 3).tolist()) == [1, 3, 6]
     assert sorted(ranking.lowest(values, 6).tolist()) == [0, 1, 2, 3, 5, 6]
     big = torch.rand(10000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    for n in [1, 700, 5000, 9500, 10000]:
+    for n in [1, 20, 156, 700, 5000, 9500, 10000]:
         assert torch.equal(torch.sort(ranking.lowest(big, n)).values, torch.sort(torch.argsort(big)[:n]).values)
+    steps = torch.arange(20000, dtype=torch.float64) // 100  # 100-fold ties, with the sampled bound in play
+    expected = torch.cat([torch.arange(19800, 19850), torch.arange(19900, 20000)])  # all 0s, the first 50 1s
+    assert torch.equal(torch.sort(ranking.lowest(steps.flip(0), 150)).values, expected)
     assert ranking.number_to_prune(0.7, 10) == 7 and ranking.number_to_prune(0.2, 11) == 3
