@@ -40,7 +40,7 @@ class Strategy(abc.ABC):
     @abc.abstractmethod
     def prune(pruning_hparams: PruningHparams, trained_model, current_mask: Optional[Mask] = None,
               starting_model=None, data: Optional[Iterable[Tuple[torch.Tensor, torch.Tensor]]] = None) -> Mask:
-        """The mask of the next level (all ones is the current mask if None).
+        """The mask of the next level (`current_mask` None means all ones).
 
         Every returned mask is a subset of `current_mask` (a pruned weight is never revived) and has the same keys
         (the model's prunable tensor names). `starting_model` and `data` are as in the module docstring; a strategy
