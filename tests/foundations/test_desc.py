@@ -42,7 +42,7 @@ def test_train_readme_hash():
                         TrainingHparams('sgd', 0.1, '160ep', momentum=0.9, milestone_steps='80ep,120ep', gamma=0.1,
                                         weight_decay=1e-4))
     assert desc.hashname == 'train_71bc92a970b64a76d7ab7681764b0021'
-    assert desc.run_path('/r', 3) == '/r/train_71bc92a970b64a76d7ab7681764b0021/replicate_3/main'
+    assert desc.run_path(3, root='/r') == '/r/train_71bc92a970b64a76d7ab7681764b0021/replicate_3/main'
 
 
 def test_rewinding_adds_pretraining_entries():
@@ -53,7 +53,8 @@ def test_rewinding_adds_pretraining_entries():
     desc.pretrain_training_hparams = dataclasses.replace(desc.training_hparams, training_steps='500it')
     assert desc.hashname == 'lottery_23b644efaef60c49ca88fc5e37e2595a'
     assert (desc.train_start_step.ep, desc.train_start_step.it) == (1, 109)
-    assert desc.run_path('/r', 1, 'pretrain') == '/r/lottery_23b644efaef60c49ca88fc5e37e2595a/replicate_1/level_pretrain/main'
+    assert desc.run_path(1, 'pretrain', root='/r') == \
+        '/r/lottery_23b644efaef60c49ca88fc5e37e2595a/replicate_1/level_pretrain/main'
 
 
 def test_hparams_log(tmp_path):
