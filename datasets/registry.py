@@ -115,7 +115,7 @@ def get(dataset_hparams: DatasetHparams, train: bool = True, *, platform=None):
 def get_unsharded(dataset_hparams: DatasetHparams, platform, train: bool = True):
     """As `get`, but every process sees whole global batches (rank 0 of 1), e.g. to compute a pruning mask on one
     process that equals a single-process run's."""
-    return get(dataset_hparams, _SingleProcess(platform), train)
+    return get(dataset_hparams, train, platform=_SingleProcess(platform))
 
 
 class _SingleProcess:

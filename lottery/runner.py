@@ -190,15 +190,15 @@ class LotteryRunner(Runner):
             parameters = dict(model.named_parameters())
             for name, value in mask.items():
                 parameters[name].mul_(value.to(parameters[name].dtype))
-        return model.to(self.platform.torch_device)
+        return model.to(self.job_platform.torch_device)
 
     def _pruning_data(self):
         """The training set in one fixed order (shuffled with seed 0; augmented as in training), as whole global
         batches on the platform's device, whatever the number of processes (see pruning/base.py)."""
-        if self.platform.world_size == 1:
+        if self.job_platform.world_size == 1:
             loader = self.loaders.get(self.desc.dataset_hparams, train=True)  # Training reshuffles every epoch.
         else:
-            loader = datasets_registry.get_unsharded(self.desc.dataset_hparams, self.platform)
+            loader = datasets_registry.get_unsharded(self.desc.dataset_hparams, self.job_platform)
         loader.shuffle(PRUNING_DATA_SEED)
         return loader
 

@@ -61,7 +61,7 @@ def test_snip_uses_the_fixed_pruning_batches_and_repeats_exactly(capsys, platfor
     run_ok(argv, capsys)
     saved = Mask.load(level_dir(level0, 1))
 
-    loader = datasets_registry.get(DatasetHparams('mnist', 60, subsample_fraction=0.01), platform)
+    loader = datasets_registry.get(DatasetHparams('mnist', 60, subsample_fraction=0.01), platform=platform)
     loader.shuffle(PRUNING_DATA_SEED)
     recomputed = snip.Strategy.prune(snip.PruningHparams('snip', pruning_batches=2), None, None,
                                      starting_model=starting_model(level0, 'model_ep0_it0.pth', Mask.load(level0)),

@@ -161,7 +161,7 @@ def test_iterative_synflow_keeps_every_layer_connected_at_999_sparsity(platform)
     SynFlow keeps weights on input-to-output paths in every layer; one-shot magnitude at init and SNIP keep next to
     nothing of the first layer."""
     model = registry.get(ModelHparams('mnist_lenet_300_100', 'kaiming_normal', 'uniform'), seed=0)
-    loader = datasets_registry.get(DatasetHparams('mnist', 128), platform)
+    loader = datasets_registry.get(DatasetHparams('mnist', 128), platform=platform)
     loader.shuffle(0)
     names = model.prunable_layer_names
     kept, connected = {}, {}
