@@ -42,7 +42,13 @@ def test_command_chooser(capsys):
 def test_branch_chooser(capsys):
     status, out, _ = run_cli(['lottery_branch'], capsys)
     assert status == 1
-    assert out == HELP['model_independent']['raw_lottery_branch_help (no branch, exit 1)']
+    original = HELP['model_independent']['raw_lottery_branch_help (no branch, exit 1)'].splitlines()
+    lines = out.splitlines()
+    assert lines[:len(original) - 1] == original[:-1]  # The original's lines first, exactly and in order,
+    assert lines[-1] == original[-1]  # then the branches open_lth adds, then the closing rule.
+    assert lines[len(original) - 1:-1] == [
+        '    * open_lth.py lottery_branch instability [...] => Instability analysis: train two copies with '
+        'different SGD noise and interpolate between them.']
 
 
 def test_invalid_platform(capsys):
