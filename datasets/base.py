@@ -276,6 +276,32 @@ class Loader(ShardedLoader):
         return x, self.dataset.labels.index_select(0, indices)
 
 
+class TensorLoader(ShardedLoader):
+    """Iterates over in-memory examples that are not images (any shape and dtype, e.g. feature vectors), as they
+    are: `for x, y in loader` with x (B, ...) and y int64 (B,) on `device`. Order and sharding as `ShardedLoader`;
+    no augmentation. Serves original-style datasets whose examples are tensors or arrays (datasets/classic.py).
+    """
+
+    def __init__(self, examples: torch.Tensor, labels: torch.Tensor, batch_size: int, train: bool, device='cpu',
+                 rank: int = 0, world_size: int = 1):
+        if examples.shape[0] != labels.shape[0]:
+            raise ValueError(f'Different number of examples ({examples.shape[0]}) and labels ({labels.shape[0]}).')
+        self.device = torch.device(device)
+        self.examples = examples.to(self.device)
+        self.labels = labels.to(self.device, dtype=torch.int64)
+        super().__init__(int(labels.shape[0]), batch_size, train, False, rank, world_size)
+        self._order = self._order.to(self.device)
+
+    def shuffle(self, seed: Optional[int]) -> None:
+        super().shuffle(seed)
+        self._order = self._order.to(self.device)
+
+    def batches(self, start: int = 0) -> Iterator[Tuple[int, Tuple[torch.Tensor, torch.Tensor]]]:
+        for it in range(start, self.iterations_per_epoch):
+            indices = self._order[self.share(it)]
+            yield it, (self.examples.index_select(0, indices), self.labels.index_select(0, indices))
+
+
 def make_loader(dataset: InMemoryDataset, batch_size: int, train: bool, platform) -> Loader:
     """The loader of an in-memory dataset on the platform's device and shard (the registry's default)."""
     return Loader(dataset, batch_size, train=train, device=platform.torch_device, rank=platform.rank,
@@ -309,3 +335,8 @@ def crop_and_flip(images: torch.Tensor, offsets: torch.Tensor, flips: torch.Tens
     flat = source.view(-1)
     runs = flat.as_strided((flat.numel() - w + 1, w), (1, 1))  # runs[i] = flat[i:i + w], a view
     return runs.index_select(0, first.view(-1)).view(b, c, h, w)
+
+
+# The original OpenLTH's dataset API (datasets/classic.py), under the names extension code imports from here.
+from datasets.classic import (DataLoader, Dataset, DistributedShuffleSampler, ImageDataset,  # noqa: E402,F401
+                              ShuffleSampler)

@@ -115,8 +115,8 @@ def loader_batches(loader, start: int):
 
 
 def to_device(examples: torch.Tensor, labels: torch.Tensor, device: torch.device):
-    """A batch on `device` (a no-op for our loaders, whose batches are already there)."""
-    return examples.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+    """A batch on `device`, labels int64 (a no-op for our loaders, whose batches are already so)."""
+    return examples.to(device, non_blocking=True), labels.to(device, dtype=torch.int64, non_blocking=True)
 
 
 def global_batch_size(loader, iteration: int, labels: torch.Tensor, platform) -> int:
