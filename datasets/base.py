@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torchvision.transforms.functional as TF
 
-# The random streams of the dataset transformations (OpenLTH §5.1-5.2) ---------------------------------------------
+# The random streams of the dataset transformations (the original's) ------------------------------------------------
 
 
 def random_labels(num_examples: int, num_classes: int, seed: int, fraction: float) -> Tuple[np.ndarray, np.ndarray]:
@@ -50,6 +50,17 @@ def rotation_labels(num_examples: int, seed: int) -> np.ndarray:
 def random_seed() -> int:
     """A fresh, unrepeatable seed (for `shuffle(None)`), in [0, 2^62)."""
     return random.SystemRandom().getrandbits(62)
+
+
+def shared_random_seed(world_size: int) -> int:
+    """A fresh seed that every process of the job agrees on: rank 0 draws it and broadcasts it (torch.distributed,
+    when a process group of `world_size` > 1 processes is running); otherwise this process's own `random_seed()`."""
+    seed = random_seed()
+    if world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+        box = [seed]
+        torch.distributed.broadcast_object_list(box, src=0)
+        seed = box[0]
+    return seed
 
 
 # In-memory datasets -----------------------------------------------------------------------------------------------
@@ -91,7 +102,7 @@ class InMemoryDataset:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    # Transformations (OpenLTH §5.1-5.2), applied to the whole tensor --------------------------------------------
+    # Transformations (the original's), applied to the whole tensor ---------------------------------------------------
 
     def randomize_labels(self, seed: int, fraction: float) -> None:
         """Give ceil(N x fraction) examples a uniformly random label (see `random_labels` for the streams)."""
@@ -114,7 +125,7 @@ class InMemoryDataset:
     def blur(self, blur_factor: int, chunk_size: int = 4096) -> None:
         """Blur every image: resize (bilinear, antialiased) to (int(H / f), int(W / f)), then back to (H, W).
 
-        This is the original's PIL `Resize` down and up (DECISIONS.md makes `--blur_factor` work), done on the
+        This is the original's PIL `Resize` down and up (but `--blur_factor` works here: see README.md), done on the
         tensor in chunks of `chunk_size` images; pixels agree with PIL's to within a few grey levels.
         Raises ValueError when the factor would shrink an image to nothing.
         """
@@ -129,7 +140,7 @@ class InMemoryDataset:
     def unsupervised_rotation(self, seed: int) -> None:
         """Replace labels with `rotation_labels(N, seed)` and rotate each image by label x 90 degrees.
 
-        Rotations are counter-clockwise and exact (DECISIONS.md fixes the original's random angles); the number of
+        Rotations are counter-clockwise and exact (a fix of the original's random angles, see README.md); the number of
         classes becomes 4. Raises ValueError for non-square images (a quarter turn would change their shape).
         """
         h, w = self.examples.shape[2:]
@@ -204,8 +215,10 @@ class ShardedLoader:
         return sum(len(range(*self.share(it).indices(self._num_examples))) for it in range(len(self)))
 
     def shuffle(self, seed: Optional[int]) -> None:
-        """Fix the order and augmentation of the following passes; seed None draws an unrepeatable pass."""
-        generator = torch.Generator().manual_seed(random_seed() if seed is None else seed)
+        """Fix the order and augmentation of the following passes; seed None draws an unrepeatable pass, the same
+        one in every process of a distributed job (`shared_random_seed`), so the shards still cover the epoch
+        exactly once. Every process must call it (a collective) when seed is None."""
+        generator = torch.Generator().manual_seed(shared_random_seed(self.world_size) if seed is None else seed)
         self._order = torch.randperm(self._num_examples, generator=generator)
         self._draw_augmentation(generator)
 

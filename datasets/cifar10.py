@@ -141,7 +141,7 @@ def get_test_set(platform) -> base.InMemoryDataset:
 
 
 class Dataset(classic.ImageDataset):
-    """The original's CIFAR-10 class (OpenLTH §5.5): uint8 numpy examples (N, 32, 32, 3), labels; training
+    """The original's CIFAR-10 class: uint8 numpy examples (N, 32, 32, 3), labels; training
     augmentation RandomHorizontalFlip() then RandomCrop(32, padding=4); Normalize with the ImageNet constants.
     Read from `get_platform().dataset_root`. Registered through the registry, a subclass of it is served by the
     in-memory loader."""

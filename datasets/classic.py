@@ -1,4 +1,4 @@
-"""The original OpenLTH's dataset API (OpenLTH §5.1-5.3), for dataset files written against it.
+"""The original OpenLTH's dataset API, for dataset files written against it.
 
 `datasets.base` re-exports these names (`Dataset`, `ImageDataset`, `ShuffleSampler`, `DistributedShuffleSampler`,
 `DataLoader`), and `datasets.mnist.Dataset`, `datasets.cifar10.Dataset`, `datasets.imagenet.Dataset` subclass them
@@ -8,9 +8,9 @@ with the original's static methods. A dataset module written the original way (a
 it from memory when it can (`in_memory_version`, `tensor_version`) and through the original's `DataLoader`
 otherwise.
 
-Differences from the original, as DECISIONS.md fixes them: `blur` works (down- and up-sampling with the image's real
-height and width), `unsupervised_rotation` turns each image by exactly label x 90 degrees, a seed of 0 shuffles
-like any other seed, and without a seed all processes of a distributed job share one order.
+Differences from the original (README.md, "Where open_lth differs"): `blur` works (down- and up-sampling with the
+image's real height and width), `unsupervised_rotation` turns each image by exactly label x 90 degrees, a seed of 0
+shuffles like any other seed, and without a seed all processes of a distributed job share one order.
 """
 
 import abc

@@ -314,7 +314,7 @@ def make_loader(dataset: ImageFolderDataset, batch_size: int, train: bool, platf
                   world_size=platform.world_size, num_workers=platform.num_workers // platform.world_size)
 
 
-# The original's API (OpenLTH §5.5) --------------------------------------------------------------------------------
+# The original's API --------------------------------------------------------------------------------------------------
 
 
 class Dataset(classic.ImageDataset):

@@ -134,7 +134,7 @@ def get_test_set(platform) -> base.InMemoryDataset:
 
 
 class Dataset(classic.ImageDataset):
-    """The original's MNIST class (OpenLTH §5.5): uint8 tensor examples (N, 28, 28), labels, Normalize(0.1307,
+    """The original's MNIST class: uint8 tensor examples (N, 28, 28), labels, Normalize(0.1307,
     0.3081), never augmented. Read from `get_platform().dataset_root`. Registered through the registry, a subclass
     of it is served by the in-memory loader."""
 

@@ -86,16 +86,21 @@ def get_module(dataset_name: str, flag: str = '--dataset_name'):
     return OriginalStyleDataset(registered) if is_original_style(registered) else registered
 
 
-def validate(dataset_hparams: DatasetHparams, prefix: str = None) -> None:
-    """Raise HparamsError (naming the flag) for a dataset name, fraction or transformation that cannot run."""
+def validate_names(dataset_hparams: DatasetHparams, prefix: str = None) -> None:
+    """Raise HparamsError (naming the flag) for an unknown dataset or unsupervised-labels name (reads no data)."""
     get_module(dataset_hparams.dataset_name, flag_name('dataset_name', prefix))
-    dataset_hparams.check_fraction(dataset_hparams.subsample_fraction, flag_name('subsample_fraction', prefix))
-    dataset_hparams.check_fraction(dataset_hparams.random_labels_fraction,
-                                   flag_name('random_labels_fraction', prefix))
     labels = dataset_hparams.unsupervised_labels
     if labels is not None and labels not in UNSUPERVISED_LABELS:
         raise HparamsError(f'argument {flag_name("unsupervised_labels", prefix)}: unknown unsupervised labels '
                            f'{labels!r}; choose from: {", ".join(UNSUPERVISED_LABELS)}')
+
+
+def validate(dataset_hparams: DatasetHparams, prefix: str = None) -> None:
+    """Raise HparamsError (naming the flag) for a dataset name, fraction or transformation that cannot run."""
+    validate_names(dataset_hparams, prefix)
+    dataset_hparams.check_fraction(dataset_hparams.subsample_fraction, flag_name('subsample_fraction', prefix))
+    dataset_hparams.check_fraction(dataset_hparams.random_labels_fraction,
+                                   flag_name('random_labels_fraction', prefix))
     dataset_hparams.check_at_least(dataset_hparams.blur_factor, 1, flag_name('blur_factor', prefix))
 
 
@@ -134,7 +139,7 @@ def num_classes(dataset_hparams: DatasetHparams) -> int:
 def get_dataset(dataset_hparams: DatasetHparams, platform, train: bool = True) -> base.InMemoryDataset:
     """The training or test set with every transformation of `dataset_hparams` applied.
 
-    Order (OpenLTH §5.4): on the training set only, random labels, then subsampling, then blurring; then, on both
+    Order (the original's): on the training set only, random labels, then subsampling, then blurring; then, on both
     sets, rotation labels. `transformation_seed` (None means 0) seeds every transformation.
     Raises ValueError for unknown unsupervised labels, DatasetUnavailable when the data cannot be found.
     """
@@ -158,7 +163,7 @@ def get_dataset(dataset_hparams: DatasetHparams, platform, train: bool = True) -
 def get(dataset_hparams: DatasetHparams, train: bool = True, *, platform=None):
     """A loader over the training (train=True) or test set, on the platform's device and shard.
 
-    The original's signature (OpenLTH §5.4); `platform` defaults to the running job's (`get_platform()`).
+    The original's signature; `platform` defaults to the running job's (`get_platform()`).
     The loader (`datasets.base.Loader`, or the dataset module's own `make_loader`) has `iterations_per_epoch`,
     `__len__`, `shuffle(seed)`, `batches(start)` and `__iter__` yielding (x float32 (B, C, H, W), y int64 (B,)).
     Raises TypeError when a platform is passed in the place of `train`.

@@ -25,6 +25,7 @@ from platforms import platform as current_platform
 from pruning import registry as pruning_registry
 from pruning.mask import Mask
 from pruning.pruned_model import PrunedModel
+from pruning.base import PruningExhausted
 from training import train
 from training.metric_logger import MetricLogger
 from training.runner import banner
@@ -88,7 +89,12 @@ class LotteryRunner(Runner):
     def location(self, level) -> str:
         return self.desc.run_path(self.replicate, level, root=self.job_platform.root)
 
+    def lock_folders(self) -> List[str]:
+        """The replicate folder: its levels build on each other, so one job at a time runs them all."""
+        return [os.path.dirname(os.path.dirname(self.location(0)))]
+
     def display_output_location(self) -> None:
+        self.desc.check_names()
         print(self.location(0))
 
     def _print(self, text: str) -> None:
@@ -104,7 +110,7 @@ class LotteryRunner(Runner):
     def _run(self) -> None:
         if self.levels < 0:
             raise HparamsError(f'argument --levels: must be an integer >= 0, got {self.levels}')
-        self.desc.check_runnable(self.job_platform)
+        self.desc.check_runnable(self.job_platform, levels=self.levels)
         self._print(banner(f'Lottery Ticket Experiment (Replicate {self.replicate})', self.desc.display,
                            self.location(0)))
 
@@ -180,7 +186,12 @@ class LotteryRunner(Runner):
             if strategy.uses_data:
                 inputs['data'] = self._pruning_data()
             prune = pruning_registry.get(self.desc.pruning_hparams)
-            prune(model, current_mask, **inputs).save(location)
+            try:
+                mask = prune(model, current_mask, **inputs)
+            except PruningExhausted as e:  # Ties pruned more than the up-front count foresaw.
+                raise PruningExhausted(f'{e} Level {level} cannot be pruned; levels 0-{level - 1} are finished '
+                                       'and kept.') from None
+            mask.save(location)
 
     def _starting_model(self, mask: Mask):
         """The rewind-point weights times `mask` (pruned weights exactly 0), on the platform's device."""

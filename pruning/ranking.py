@@ -57,9 +57,15 @@ def layers_to_ignore(pruning_hparams) -> List[str]:
 
 
 def validate_layers(pruning_hparams, model) -> None:
-    """Raise HparamsError naming the flag and listing the valid names when `--pruning_fraction` is outside [0, 1),
-    a name in `--pruning_layers_to_ignore` is not exactly a prunable tensor of `model`, or every one is ignored."""
+    """Raise HparamsError naming the flag and the valid values when `--pruning_fraction` is outside [0, 1) or the
+    names are wrong (see `validate_names`)."""
     check_fraction(pruning_hparams.pruning_fraction)
+    validate_names(pruning_hparams, model)
+
+
+def validate_names(pruning_hparams, model) -> None:
+    """Raise HparamsError naming `--pruning_layers_to_ignore` and listing the valid names when a name in it is not
+    exactly a prunable tensor of `model`, or when every prunable tensor is ignored."""
     prunable = model.prunable_layer_names
     for name in layers_to_ignore(pruning_hparams):
         if name not in prunable:
@@ -68,6 +74,26 @@ def validate_layers(pruning_hparams, model) -> None:
     if not set(prunable) - set(layers_to_ignore(pruning_hparams)):
         raise HparamsError('argument --pruning_layers_to_ignore: every prunable tensor is ignored, so nothing can be '
                            'pruned')
+
+
+def check_levels(pruning_hparams, model, levels: int, per_tensor: bool = False) -> None:
+    """Raise HparamsError naming `--levels` and `--pruning_fraction` if a level among 1..`levels` would find no
+    weight left in the pool (every non-ignored weight already pruned), so it could not prune anything.
+
+    The counts follow the module's rule from the all-ones mask (over the pool, or each tensor separately with
+    `per_tensor`, as sparse_layerwise counts); only shapes are read (`model` may live on the meta device). Removing
+    ceil(f x R) of R weights never asks for more than there are, so this is the only level that cannot be pruned.
+    """
+    sizes = [math.prod(model.state_dict()[name].shape) for name in pool_names(pruning_hparams, model)]
+    remaining = sizes if per_tensor else [sum(sizes)]
+    for level in range(1, levels + 1):
+        if sum(remaining) == 0:
+            raise HparamsError(
+                f'arguments --levels/--pruning_fraction: no prunable weight is left after level {level - 1} (each '
+                f'level removes ceil({pruning_hparams.pruning_fraction} x remaining) of the weights not in '
+                f'--pruning_layers_to_ignore), so level {level} cannot prune; use --levels={level - 1} or a smaller '
+                f'--pruning_fraction')
+        remaining = [r - number_to_prune(pruning_hparams.pruning_fraction, r) for r in remaining]
 
 
 def pool_names(pruning_hparams, model) -> List[str]:

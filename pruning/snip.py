@@ -91,6 +91,14 @@ class Strategy(base.Strategy):
         ranking.validate_layers(pruning_hparams, model)
 
     @staticmethod
+    def validate_names(pruning_hparams: PruningHparams, model) -> None:
+        ranking.validate_names(pruning_hparams, model)
+
+    @staticmethod
+    def check_levels(pruning_hparams: PruningHparams, model, levels: int) -> None:
+        ranking.check_levels(pruning_hparams, model, levels)
+
+    @staticmethod
     def prune(pruning_hparams: PruningHparams, trained_model, current_mask: Optional[Mask] = None,
               starting_model=None, data=None) -> Mask:
         """Remove ceil(f x R) of the R surviving pool weights, lowest SNIP score first (see pruning/ranking.py).

@@ -31,6 +31,14 @@ class Strategy(base.Strategy):
         ranking.validate_layers(pruning_hparams, model)
 
     @staticmethod
+    def validate_names(pruning_hparams: PruningHparams, model) -> None:
+        ranking.validate_names(pruning_hparams, model)
+
+    @staticmethod
+    def check_levels(pruning_hparams: PruningHparams, model, levels: int) -> None:
+        ranking.check_levels(pruning_hparams, model, levels, per_tensor=True)
+
+    @staticmethod
     def prune(pruning_hparams: PruningHparams, trained_model, current_mask: Optional[Mask] = None,
               starting_model=None, data=None) -> Mask:
         """Each non-ignored prunable tensor with R surviving weights loses exactly ceil(f x R) of them (f exact, see

@@ -1,4 +1,4 @@
-"""Callbacks run by the training loop before every step and at the end step (OpenLTH §7.4).
+"""Callbacks run by the training loop before every step and at the end step (the original's).
 
 A callback is `callback(output_location, step, model, optimizer, logger)`. The standard list evaluates on the test
 set, saves the model at the start and end steps, saves the logger at the end and checkpoints every epoch. Evaluation

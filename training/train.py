@@ -1,4 +1,4 @@
-"""The training loop (OpenLTH §7.3): callbacks before every step and once more at the end step; resumes itself."""
+"""The training loop (the original's): callbacks before every step and once more at the end step; resumes itself."""
 
 import os
 import warnings
@@ -25,7 +25,7 @@ def train(training_hparams: TrainingHparams, model: torch.nn.Module, train_loade
           platform=None, verbose: bool = False) -> None:
     """Train `model` on `train_loader` from `start_step` to `end_step` (default: `training_steps`).
 
-    The original's signature (OpenLTH §7.3); `platform` (default: the running job's, `get_platform()`) is keyword
+    The original's signature; `platform` (default: the running job's, `get_platform()`) is keyword
     only, and `get_platform()` returns it inside the call, so callbacks written for the original see it.
     If `checkpoint.pth` exists in `output_location`, training resumes from it (model, optimizer, logger and step)
     instead of `start_step`. The lr schedule is replayed up to the start step. Each epoch `ep` is shuffled with
@@ -192,7 +192,7 @@ def check_files(output_location: str, end_iteration: Optional[int] = None) -> No
 def standard_train(model: torch.nn.Module, output_location: str, dataset_hparams: DatasetHparams,
                    training_hparams: TrainingHparams, start_step: Optional[Step] = None, verbose: bool = True,
                    evaluate_every_epoch: bool = True, *, platform=None, loaders=None) -> bool:
-    """Train with the standard callbacks unless the run in `output_location` is already done (OpenLTH §7.7).
+    """Train with the standard callbacks unless the run in `output_location` is already done.
 
     The original's signature; `platform` (default: the running job's) and `loaders` (a
     datasets.registry.LoaderCache, so several runs of one job share datasets in memory) are keyword only.

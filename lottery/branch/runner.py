@@ -59,5 +59,8 @@ class BranchRunner(Runner):
     def display_output_location(self) -> None:
         self.branch.display_output_location()
 
+    def lock_folders(self) -> List[str]:
+        return self.branch.lock_folders()
+
     def run(self) -> None:
         self.branch.run()
