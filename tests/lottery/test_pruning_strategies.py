@@ -100,8 +100,8 @@ def test_sparse_global_folder_is_unchanged(capsys, results_root):
                                                   'replicate_1', 'level_0', 'main')
 
 
-MNIST = ['lottery', '--default_hparams=mnist_lenet_300_100', '--levels=1']
-BAD = [
+MNIST = ['lottery', '--default_hparams=mnist_lenet_300_100']
+BAD = [(['--levels=1'] + f, m) for f, m in [
     (['--pruning_strategy=snipp'], "argument --pruning_strategy: no pruning strategy 'snipp'; choose from: "
                                    "sparse_global, sparse_layerwise, random, magnitude_init, snip, grasp, synflow"),
     (['--pruning_strategy=snip', '--pruning_batches=0'], 'argument --pruning_batches: must be an integer >= 1, got 0'),
@@ -118,18 +118,25 @@ BAD = [
      "fc_layers.0.weight, fc_layers.1.weight, fc.weight"),
     (['--pruning_strategy=snip', '--pruning_layers_to_ignore=fc_layers.0.weight,fc_layers.1.weight,fc.weight'],
      'argument --pruning_layers_to_ignore: every prunable tensor is ignored, so nothing can be pruned'),
+]]
+
+
+LEVELS = [  # Checked when a run starts (Strategy.check_levels), not for --display_output_location.
+    (['--pruning_strategy=snip', '--pruning_fraction=0.9', '--levels=7'],  # 266200 -> 26620 -> ... -> 2 -> 0
+     'arguments --levels/--pruning_fraction: no prunable weight is left after level 6 (each level removes '
+     'ceil(0.9 x remaining) of the weights not in --pruning_layers_to_ignore), so level 7 cannot prune; use '
+     '--levels=6 or a smaller --pruning_fraction'),
+    (['--pruning_strategy=sparse_layerwise', '--pruning_fraction=0.5', '--levels=20'],  # 235200 halved 18 times
+     'no prunable weight is left after level 18'),
 ]
-
-
-CASES = [(f, m, False) for f, m in BAD] + [(f, m, True) for f, m in BAD if 'layers' not in m]
+CASES = [(f, m, False) for f, m in BAD + LEVELS] + [(f, m, True) for f, m in BAD]
 
 
 @pytest.mark.parametrize('flags, message, display', CASES,
                          ids=[' '.join(f) + (' display' if d else '') for f, _, d in CASES])
 def test_bad_input_is_one_line_exit_2_no_folder(flags, message, display, capsys, results_root):
-    """Also with --display_output_location for the checks that need no model (as for sparse_global, tensor
-    names are checked when a run starts, before anything is written)."""
+    """Also with --display_output_location, except the levels check."""
     status, out, err = run_cli(MNIST + flags + (['--display_output_location'] if display else []), capsys)
     assert status == 2 and out == '' and 'Traceback' not in err
-    assert err == f'open_lth.py: error: {message}\n'
+    assert err.startswith('open_lth.py: error: ') and message in err and err.count('\n') == 1
     assert not os.path.exists(results_root)

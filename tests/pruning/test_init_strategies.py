@@ -232,6 +232,16 @@ def test_missing_inputs_and_bad_hparams():
             grasp.PruningHparams('grasp', fraction).validate()
 
 
+def test_check_levels_rejects_only_levels_with_an_empty_pool():
+    with torch.device('meta'):
+        model = registry.get(ModelHparams('mnist_lenet_300_100', 'kaiming_normal', 'uniform'))
+    hparams = snip.PruningHparams('snip', 0.9)
+    snip.Strategy.check_levels(hparams, model, 6)  # 266200 -> 26620 -> 2662 -> 266 -> 26 -> 2 -> 0
+    with pytest.raises(HparamsError, match='no prunable weight is left after level 6 .* use --levels=6'):
+        snip.Strategy.check_levels(hparams, model, 7)
+    synflow.Strategy.check_levels(synflow.PruningHparams('synflow', 0.0), model, 1000)  # f = 0 never empties it
+
+
 def test_lowest_breaks_ties_by_position_and_is_exact():
     values = torch.tensor([3.0, 1.0, 2.0, 1.0, float('nan'), 1.0, 0.5])
     assert sorted(ranking.lowest(values, 3).tolist()) == [1, 3, 6]
