@@ -97,6 +97,12 @@ class LotteryRunner(Runner):
         self.desc.check_names()
         print(self.location(0))
 
+    def finished(self) -> bool:
+        """Whether every level 0..levels is trained."""
+        return self.levels >= 0 and all(
+            train.is_done(self.location(level), self.desc.dataset_hparams, self.desc.training_hparams)
+            for level in range(self.levels + 1))
+
     def _print(self, text: str) -> None:
         if self.verbose and self.job_platform.is_primary_process:
             print(text)
@@ -107,9 +113,12 @@ class LotteryRunner(Runner):
         with current_platform.running(self.job_platform):
             self._run()
 
-    def _run(self) -> None:
+    def check_before_submission(self) -> None:
         if self.levels < 0:
             raise HparamsError(f'argument --levels: must be an integer >= 0, got {self.levels}')
+
+    def _run(self) -> None:
+        self.check_before_submission()
         self.desc.check_runnable(self.job_platform, levels=self.levels)
         self._print(banner(f'Lottery Ticket Experiment (Replicate {self.replicate})', self.desc.display,
                            self.location(0)))
