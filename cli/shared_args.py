@@ -15,6 +15,7 @@ class JobArgs(Hparams):
     default_hparams: Optional[str] = None
     quiet: bool = False
     evaluate_only_at_end: bool = False
+    tensorboard: bool = False  # New in open_lth; like every field here, not part of any hash.
 
     _name = 'High-Level Arguments'
     _description = 'Arguments that determine how the job is run and where it is stored.'
@@ -23,6 +24,8 @@ class JobArgs(Hparams):
     _default_hparams = 'Populate all arguments with the default hyperparameters for this model.'
     _quiet = 'Suppress output logging about the training status.'
     _evaluate_only_at_end = 'Run the test set only before and after training. Otherwise, will run every epoch.'
+    _tensorboard = ('Also write TensorBoard event files beside each run\'s logger (tensorboard --logdir '
+                    '$OPEN_LTH_ROOT shows every run by its folder name).')
 
     def validate(self, prefix: str = None) -> None:
         self.check_at_least(self.replicate, 1, '--replicate')

@@ -3,6 +3,7 @@
 import abc
 import dataclasses
 import hashlib
+import json
 from dataclasses import dataclass
 
 from foundations import paths
@@ -52,6 +53,26 @@ class Desc(abc.ABC):
         return None
 
     def save(self, output_location: str) -> None:
-        """Write `hparams.log`: each bundle's display, sorted by field name, joined by newlines (no final newline)."""
+        """Write `hparams.log`: each bundle's display, sorted by field name, joined by newlines (no final newline);
+        then `hparams.json` (see `save_json`)."""
         text = '\n'.join(self.field_display(name) for name, _ in self.hparams_fields())
         atomic_write_text(paths.hparams(output_location), text)
+        self.save_json(output_location)
+
+    def to_json_dict(self) -> dict:
+        """Everything that identifies this experiment, defaults included: {'kind': the name prefix, 'hashname',
+        'desc': {field: bundle dict, nested Desc dict, plain value or None}}. `from_json_dict` of the subclass
+        rebuilds an equal Desc (so the same `hashname`), which `hparams.log` cannot (it omits falsy values)."""
+        values = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Hparams):
+                value = value.to_dict()
+            elif isinstance(value, Desc):
+                value = value.to_json_dict()
+            values[f.name] = value
+        return {'kind': self.name_prefix(), 'hashname': self.hashname, 'desc': values}
+
+    def save_json(self, output_location: str) -> None:
+        """Write `hparams.json` (`to_json_dict`, indented) into `output_location`, atomically."""
+        atomic_write_text(paths.hparams_json(output_location), json.dumps(self.to_json_dict(), indent=4) + '\n')

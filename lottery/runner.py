@@ -57,6 +57,7 @@ class LotteryRunner(Runner):
     platform: object
     verbose: bool = True
     evaluate_every_epoch: bool = True
+    tensorboard: bool = False
 
     @staticmethod
     def description() -> str:
@@ -77,7 +78,7 @@ class LotteryRunner(Runner):
         desc = LotteryDesc.create_from_args(args)
         desc.validate()
         return LotteryRunner(job.replicate, args.levels, desc, platform, verbose=not job.quiet,
-                             evaluate_every_epoch=not job.evaluate_only_at_end)
+                             evaluate_every_epoch=not job.evaluate_only_at_end, tensorboard=job.tensorboard)
 
     def location(self, level) -> str:
         return self.desc.run_path(self.platform.root, self.replicate, level)
@@ -127,12 +128,15 @@ class LotteryRunner(Runner):
         location = self.location('pretrain')
         if models_registry.exists(location, self.desc.pretrain_end_step):
             return False
+        if self.platform.is_primary_process:
+            self.desc.save_json(location)
         self._print(header('Pretraining'))
         model = models_registry.get(self.desc.model_hparams, outputs=self.desc.pretrain_outputs,
                                     seed=seeds.model_init_seed(self.replicate))
         return train.standard_train(model, location, self.desc.pretrain_dataset_hparams,
                              self.desc.pretrain_training_hparams, self.platform, verbose=self.verbose,
-                             evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders)
+                             evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders,
+                             tensorboard=self.tensorboard)
 
     def _establish_initial_weights(self) -> None:
         """Save the rewind-point weights in level_0/main: the initialisation, or the end of pretraining."""
@@ -165,6 +169,8 @@ class LotteryRunner(Runner):
     def _train_level(self, level: int) -> bool:
         """Train level L from the rewind-point weights times level L's mask; returns whether it trained."""
         location = self.location(level)
+        if self.platform.is_primary_process and not os.path.exists(paths.hparams_json(location)):
+            self.desc.save_json(location)  # Also fills in folders written before hparams.json existed.
         if train.is_done(location, self.desc.dataset_hparams, self.desc.training_hparams):
             return False
         model = models_registry.load(self.location(0), self.desc.train_start_step, self.desc.model_hparams,
@@ -175,7 +181,8 @@ class LotteryRunner(Runner):
         self._print(header(f'Pruning Level {level}'))
         return train.standard_train(pruned_model, location, self.desc.dataset_hparams, self.desc.training_hparams,
                              self.platform, start_step=self.desc.train_start_step, verbose=self.verbose,
-                             evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders)
+                             evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders,
+                             tensorboard=self.tensorboard)
 
 
 def summary(desc: LotteryDesc, root: str, replicate: int, levels: int) -> str:

@@ -57,6 +57,14 @@ class TrainingDesc(Desc):
         return TrainingDesc(ModelHparams.create_from_args(args), DatasetHparams.create_from_args(args),
                             TrainingHparams.create_from_args(args))
 
+    @staticmethod
+    def from_json_dict(data: dict) -> 'TrainingDesc':
+        """The Desc saved by `to_json_dict` (`hparams.json`). Raises ValueError/KeyError/TypeError if malformed."""
+        values = data['desc']
+        return TrainingDesc(ModelHparams.from_dict(values['model_hparams']),
+                            DatasetHparams.from_dict(values['dataset_hparams']),
+                            TrainingHparams.from_dict(values['training_hparams']))
+
     def check_runnable(self, platform) -> None:
         """Raise HparamsError for any name or value that cannot run (unknown model or dataset, ...)."""
         models_registry.validate(self.model_hparams)

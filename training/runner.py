@@ -28,6 +28,7 @@ class TrainingRunner(Runner):
     platform: object
     verbose: bool = True
     evaluate_every_epoch: bool = True
+    tensorboard: bool = False
 
     @staticmethod
     def description() -> str:
@@ -45,7 +46,7 @@ class TrainingRunner(Runner):
         desc = TrainingDesc.create_from_args(args)
         desc.validate()
         return TrainingRunner(job.replicate, desc, platform, verbose=not job.quiet,
-                              evaluate_every_epoch=not job.evaluate_only_at_end)
+                              evaluate_every_epoch=not job.evaluate_only_at_end, tensorboard=job.tensorboard)
 
     @property
     def output_location(self) -> str:
@@ -72,4 +73,5 @@ class TrainingRunner(Runner):
         model = models_registry.get(self.desc.model_hparams, outputs=self.desc.train_outputs,
                                     seed=seeds.model_init_seed(self.replicate))
         train.standard_train(model, location, self.desc.dataset_hparams, self.desc.training_hparams, self.platform,
-                             verbose=self.verbose, evaluate_every_epoch=self.evaluate_every_epoch, loaders=loaders)
+                             verbose=self.verbose, evaluate_every_epoch=self.evaluate_every_epoch, loaders=loaders,
+                             tensorboard=self.tensorboard)

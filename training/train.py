@@ -108,11 +108,13 @@ def is_done(output_location: str, dataset_hparams: DatasetHparams, training_hpar
 
 def standard_train(model: torch.nn.Module, output_location: str, dataset_hparams: DatasetHparams,
                    training_hparams: TrainingHparams, platform, start_step: Optional[Step] = None,
-                   verbose: bool = True, evaluate_every_epoch: bool = True, loaders=None) -> bool:
+                   verbose: bool = True, evaluate_every_epoch: bool = True, loaders=None,
+                   tensorboard: bool = False) -> bool:
     """Train with the standard callbacks unless the run in `output_location` is already done.
 
     `loaders` (a datasets.registry.LoaderCache) lets several runs of one job share datasets in memory.
-    Returns True if it trained, False if the run was already done.
+    With `tensorboard`, the logged metrics also go to TensorBoard event files in `output_location` as they are
+    recorded (training/tensorboard.py). Returns True if it trained, False if the run was already done.
     """
     if is_done(output_location, dataset_hparams, training_hparams):
         return False
@@ -125,6 +127,10 @@ def standard_train(model: torch.nn.Module, output_location: str, dataset_hparams
                          f'{expected_ipe} were expected: is the dataset on disk complete?')
     callbacks = standard_callbacks(training_hparams, train_loader, test_loader, platform, verbose=verbose,
                                    start_step=start_step, evaluate_every_epoch=evaluate_every_epoch)
+    if tensorboard:
+        from training.tensorboard import tensorboard_callback
+        callbacks = callbacks + [tensorboard_callback(platform, Step.from_str(training_hparams.training_steps,
+                                                                              expected_ipe))]
     train(training_hparams, model, train_loader, output_location, platform, callbacks, start_step=start_step,
           verbose=verbose)
     return True

@@ -103,18 +103,31 @@ class BranchDesc(Desc):
         self.lottery_desc.validate()
         self.branch_hparams.validate()
 
+    @staticmethod
+    def from_json_dict(data: dict) -> 'BranchDesc':
+        """The Desc saved by `to_json_dict` (`hparams.json` in a branch folder). Raises ValueError/KeyError/TypeError
+        if malformed, and ValueError for a branch that is not registered."""
+        from lottery.branch import registry  # The registry imports the branches, which import this module.
+        values = data['desc']
+        name = values['branch_name']
+        if name not in registry.registered_branches:
+            raise ValueError(f'unknown branch {name!r}')
+        branch_hparams = registry.get(name).hparams_class().from_dict(values['branch_hparams'])
+        return BranchDesc(LotteryDesc.from_json_dict(values['lottery_desc']), branch_hparams, name)
+
 
 class Branch(Runner):
     """Runs `branch_function` on each requested level of a trunk lottery experiment."""
 
     def __init__(self, replicate: int, levels: List[int], desc: BranchDesc, platform, verbose: bool = True,
-                 evaluate_every_epoch: bool = True):
+                 evaluate_every_epoch: bool = True, tensorboard: bool = False):
         self.replicate = replicate
         self.levels = levels
         self.desc = desc
         self.platform = platform
         self.verbose = verbose
         self.evaluate_every_epoch = evaluate_every_epoch
+        self.tensorboard = tensorboard
         self.level: Optional[int] = None
         self.loaders = None
 
@@ -157,7 +170,7 @@ class Branch(Runner):
                           cls.name())
         desc.validate()
         branch = cls(job.replicate, levels, desc, platform, verbose=not job.quiet,
-                     evaluate_every_epoch=not job.evaluate_only_at_end)
+                     evaluate_every_epoch=not job.evaluate_only_at_end, tensorboard=job.tensorboard)
         branch.validate_arguments()
         return branch
 
@@ -211,6 +224,8 @@ class Branch(Runner):
         arguments = {f.name: getattr(self.branch_hparams, f.name) for f in self.branch_hparams.public_fields()}
         for level in self.levels:
             self.level = level
+            if self.platform.is_primary_process:
+                self.desc.save_json(self.branch_root)
             if self.verbose and self.platform.is_primary_process:
                 title = f'Branch {self.name()} (Replicate {self.replicate}, Level {level})'
                 display = self.lottery_desc.display + '\n' + self.branch_hparams.display
@@ -230,6 +245,7 @@ class Branch(Runner):
         trained = train.standard_train(model, self.branch_root, dataset_hparams or self.lottery_desc.dataset_hparams,
                                        training_hparams or self.lottery_desc.training_hparams, self.platform,
                                        start_step=start_step, verbose=self.verbose,
-                                       evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders)
+                                       evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders,
+                                       tensorboard=self.tensorboard)
         if not trained and self.verbose and self.platform.is_primary_process:
             print(f'Already done: {self.branch_root} holds the final model and logger; nothing to train.')
