@@ -1,6 +1,7 @@
 """The report's figures (matplotlib, Agg backend: no display needed), returned as bytes for atomic writes."""
 
 import io
+import textwrap
 from typing import Dict, List
 
 import pandas as pd
@@ -57,9 +58,9 @@ def accuracy_vs_sparsity(summary: pd.DataFrame, labels: Dict[str, str], title: s
     ax.set_xticklabels([f'{t:.3g}' for t in ticks])
     ax.set_xlabel('Percent of weights remaining (log scale)')
     ax.set_ylabel('Test accuracy at the end of training (%)')
-    ax.set_title(title, fontsize=10)
+    ax.set_title(textwrap.fill(title, 100), fontsize=9)
     ax.grid(True, which='major', alpha=0.3)
-    ax.legend(fontsize=8, loc='lower left')
+    ax.legend(fontsize=8, loc='best')
     fig.tight_layout()
     out = {'png': _save(fig, 'png'), 'svg': _save(fig, 'svg')}
     plt.close(fig)
@@ -85,7 +86,7 @@ def learning_curves(curves: pd.DataFrame, remaining: Dict[int, float], title: st
                         color=line.get_color(), alpha=0.15)
     ax.set_xlabel('Training iteration')
     ax.set_ylabel('Test accuracy (%)')
-    ax.set_title(title, fontsize=10)
+    ax.set_title(textwrap.fill(title, 100), fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc='lower right')
     fig.tight_layout()

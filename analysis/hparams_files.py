@@ -98,6 +98,31 @@ def parse_hparams_log(text: str, kind: str):
                        bundles.get('pretrain_training_hparams'))
 
 
+def recover_zeros(desc, folder_name: str):
+    """`desc` with the zeros `hparams.log` leaves out put back, when that rebuilds `folder_name`.
+
+    The log omits falsy values, so `--data_order_seed=0` reads back as None (another hash). Tries each unset
+    optional number set to 0, then each pair; returns the first Desc whose `hashname` is `folder_name`, else `desc`.
+    """
+    import copy
+    import itertools
+    if desc.hashname == folder_name:
+        return desc
+    candidates = []
+    for bundle_name, bundle in desc.hparams_fields():
+        for f in bundle.public_fields():
+            if getattr(bundle, f.name) is None and bundle.field_type(f) in (int, float):
+                candidates.append((bundle_name, f.name, bundle.field_type(f)(0)))
+    for size in (1, 2):
+        for chosen in itertools.combinations(candidates, size):
+            trial = copy.deepcopy(desc)
+            for bundle_name, field_name, zero in chosen:
+                setattr(getattr(trial, bundle_name), field_name, zero)
+            if trial.hashname == folder_name:
+                return trial
+    return desc
+
+
 def read_desc(run_folder: str, folder_name: str) -> Optional[DescRecord]:
     """The Desc of the run in `run_folder`, from `hparams.json` or else `hparams.log`; None if it has neither.
 
@@ -114,6 +139,7 @@ def read_desc(run_folder: str, folder_name: str) -> Optional[DescRecord]:
     if os.path.exists(log_path) and not folder_name.startswith('lottery_branch_'):
         with open(log_path, encoding='utf-8') as f:
             desc = parse_hparams_log(f.read(), folder_name.split('_')[0])
+        desc = recover_zeros(desc, folder_name)
         return DescRecord(desc, 'hparams.log', desc.hashname == folder_name)
     return None
 

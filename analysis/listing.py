@@ -48,7 +48,8 @@ def preset_diff(desc, presets: Dict[str, object]) -> Optional[List[str]]:
     preset = presets[model_name]
     if preset is None:
         return None
-    diff = (bundle_diff(desc.dataset_hparams, preset.dataset_hparams) + bundle_diff(desc.model_hparams, preset.model_hparams)
+    diff = (bundle_diff(desc.dataset_hparams, preset.dataset_hparams)
+            + bundle_diff(desc.model_hparams, preset.model_hparams)
             + bundle_diff(desc.training_hparams, preset.training_hparams))
     if not hasattr(desc, 'pruning_hparams'):
         return diff
@@ -59,7 +60,8 @@ def preset_diff(desc, presets: Dict[str, object]) -> Optional[List[str]]:
         diff += [f'pruning_strategy={pruning.pruning_strategy}'] + [
             item for item in bundle_diff(pruning, None) if not item.startswith('pruning_strategy=')]
     if desc.pretraining:
-        rewinding = dataclasses.replace(desc.training_hparams, training_steps=desc.pretrain_training_hparams.training_steps)
+        steps = desc.pretrain_training_hparams.training_steps
+        rewinding = dataclasses.replace(desc.training_hparams, training_steps=steps)
         if desc.pretrain_dataset_hparams == desc.dataset_hparams and desc.pretrain_training_hparams == rewinding:
             diff.append(f'rewinding_steps={desc.pretrain_training_hparams.training_steps}')
         else:
@@ -161,8 +163,8 @@ def format_line(entry: dict) -> str:
             parts.append('no finished level')
         else:
             remaining = entry['percent_remaining']
-            parts.append(f'level {entry["deepest_level"]} '
-                         f'({remaining:.2f}% remaining)' if remaining is not None else f'level {entry["deepest_level"]}')
+            level = f'level {entry["deepest_level"]}'
+            parts.append(f'{level} ({remaining:.2f}% remaining)' if remaining is not None else level)
         parts.append('branches: ' + ('; '.join(entry['branches']) if entry['branches'] else 'none'))
     parts.append(f'test accuracy {entry["test_accuracy"]:.2f}%' if entry['test_accuracy'] is not None
                  else 'test accuracy -')

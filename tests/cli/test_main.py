@@ -10,7 +10,7 @@ HELP = load_golden('help_defaults.json')
 RAW_HELP = HELP['model_independent']['raw_help_text']
 
 # Flags open_lth adds (hash-neutral: their defaults change nothing); compared with the original without them.
-NEW_FLAGS = ('--amp_dtype', '--pretrain_amp_dtype', '--retrain_t_amp_dtype')
+NEW_FLAGS = ('--amp_dtype', '--pretrain_amp_dtype', '--retrain_t_amp_dtype', '--tensorboard')
 
 
 def without_new_flags(help_text: str) -> str:
@@ -34,7 +34,12 @@ def terminal_width(monkeypatch):
 def test_command_chooser(capsys):
     status, out, _ = run_cli([], capsys)
     assert status == 1
-    assert out == HELP['model_independent']['raw_top_level_help (no subcommand, exit 1)']
+    original = HELP['model_independent']['raw_top_level_help (no subcommand, exit 1)'].splitlines(keepends=True)
+    # The original's lines stay as they are; our subcommands come after its three, before the closing rule.
+    assert out.splitlines(keepends=True) == original[:-1] + [
+        '    * open_lth.py list [...] => List the experiments under the results root.\n',
+        '    * open_lth.py report [...] => Report the results of an experiment: a table, CSV files and figures.\n',
+    ] + original[-1:]
     status, out, _ = run_cli(['--help'], capsys)
     assert status == 1 and 'Choose a command to run:' in out
 
