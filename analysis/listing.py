@@ -94,19 +94,16 @@ def summarize(root: str, name: str, presets: Dict[str, object]) -> dict:
     """One experiment's line of `list` as a dict (the `--json` object). Never raises for damaged files: they are
     listed under `damaged` and the runs they belong to are not counted as finished."""
     path = os.path.join(root, name)
-    runs = results.scan_runs(path)
+    tree, size = results.snapshot(path)
+    runs = results.scan_runs(path, tree)
     problems: List[str] = []
     descs = results.read_descs(name, runs, problems)
     main_record = descs.get(MAIN)
     finished, pending = [], []
     for run in runs:
-        logger = os.path.join(run.path, 'logger')
-        try:
-            size = os.stat(logger).st_size
-        except OSError:
+        if 'logger' not in run.files:
             pending.append(run)
-            continue
-        if size == 0:
+        elif run.files['logger'] == 0:
             problems.append(f'{run.relative}: logger: empty logger')
         else:
             finished.append(run)
@@ -118,7 +115,7 @@ def summarize(root: str, name: str, presets: Dict[str, object]) -> dict:
              'replicates': sorted({run.replicate for run in runs}),
              'deepest_level': None, 'percent_remaining': None,
              'branches': sorted({label for folder, label in _labels(descs).items() if folder != MAIN}),
-             'test_accuracy': None, 'status': None, 'damaged': problems, 'size_bytes': results.folder_size(path)}
+             'test_accuracy': None, 'status': None, 'damaged': problems, 'size_bytes': size}
 
     main_finished = [run for run in finished if run.folder == MAIN]
     deepest = max((run.level or 0 for run in main_finished), default=None)

@@ -9,8 +9,6 @@ without one (still training, or interrupted), and *damaged* when a file it needs
 example a `logger` truncated by another tool); damaged runs are reported and skipped, never fatal.
 """
 
-import csv
-import io
 import json
 import os
 import re
@@ -40,13 +38,14 @@ def parse_logger(text: str) -> List[Tuple[str, int, float]]:
     if not text.strip():
         raise ValueError('empty logger')
     entries = []
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    for number, line in enumerate(text.rstrip('\r\n').splitlines(), start=1):
+        row = line.rsplit(',', 2)
         if len(row) != 3:
             raise ValueError(f'line {number} has {len(row)} fields, expected name,iteration,value')
         try:
             entries.append((row[0], int(row[1]), float(row[2])))
         except ValueError:
-            raise ValueError(f'line {number} is not name,iteration,value: {",".join(row)!r}') from None
+            raise ValueError(f'line {number} is not name,iteration,value: {line!r}') from None
     return entries
 
 
@@ -92,37 +91,35 @@ def run_metrics(entries: List[Tuple[str, int, float]], expected_end: Optional[in
 
 # Folders -----------------------------------------------------------------------------------------------------------
 
-def _numbered(folder: str, prefix: str) -> List[Tuple[int, str]]:
-    """[(n, path)] of the subfolders `<prefix><n>` of `folder`, sorted by n (other names are ignored)."""
-    found = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return []
-    for name in names:
-        suffix = name[len(prefix):]
-        if name.startswith(prefix) and suffix.isdigit() and os.path.isdir(os.path.join(folder, name)):
-            found.append((int(suffix), os.path.join(folder, name)))
-    return sorted(found)
+def snapshot(path: str) -> Tuple[Dict[str, Dict[str, int]], int]:
+    """One walk of the folder tree under `path` (os.scandir, one stat per file, nothing read):
+    ({relative folder ('' for `path` itself): {file name: size in bytes}}, total bytes of all files)."""
+    folders: Dict[str, Dict[str, int]] = {}
+    total = 0
+    pending = ['']
+    while pending:
+        relative = pending.pop()
+        files = folders.setdefault(relative, {})
+        try:
+            entries = list(os.scandir(os.path.join(path, relative) if relative else path))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(f'{relative}/{entry.name}' if relative else entry.name)
+                else:
+                    size = entry.stat(follow_symlinks=False).st_size
+                    files[entry.name] = size
+                    total += size
+            except OSError:
+                continue
+    return folders, total
 
 
-def replicates(experiment_path: str) -> List[Tuple[int, str]]:
-    return _numbered(experiment_path, 'replicate_')
-
-
-def levels(replicate_path: str) -> List[Tuple[int, str]]:
-    """The numbered levels (`level_pretrain` is the rewind point's training, not a level)."""
-    return _numbered(replicate_path, 'level_')
-
-
-def run_folders(level_path: str) -> List[str]:
-    """`main` first, then the branch folders (`lottery_branch_<name>_<md5>`) in name order."""
-    try:
-        names = os.listdir(level_path)
-    except OSError:
-        return []
-    branches = sorted(n for n in names if BRANCH_FOLDER.match(n) and os.path.isdir(os.path.join(level_path, n)))
-    return ([MAIN] if os.path.isdir(os.path.join(level_path, MAIN)) else []) + branches
+def _number(name: str, prefix: str) -> Optional[int]:
+    suffix = name[len(prefix):]
+    return int(suffix) if name.startswith(prefix) and suffix.isdigit() else None
 
 
 def experiment_names(root: str) -> List[str]:
@@ -156,18 +153,6 @@ def find_experiment(root: str, experiment: str) -> str:
                        f'lottery_<md5> or train_<md5> folder; `open_lth.py list` shows them)')
 
 
-def folder_size(path: str) -> int:
-    """Bytes of all files under `path` (sizes from stat; nothing is read)."""
-    total = 0
-    for folder, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.stat(os.path.join(folder, name)).st_size
-            except OSError:
-                pass
-    return total
-
-
 # One run -----------------------------------------------------------------------------------------------------------
 
 @dataclass
@@ -186,6 +171,7 @@ class Run:
     total: Optional[float] = None
     metrics: Dict[str, float] = field(default_factory=dict)
     entries: Optional[list] = None
+    files: Dict[str, int] = field(default_factory=dict)  # file name -> size, from the snapshot
 
     @property
     def relative(self) -> str:
@@ -196,7 +182,7 @@ class Run:
 def read_run(run: Run, expected_end: Optional[int] = None, keep_entries: bool = False) -> Run:
     """Fill in `run` from its files (see Run). Never raises for a damaged file: catches anything its small files
     throw and marks the run damaged with the file name and the reason."""
-    if not os.path.exists(paths.logger(run.path)):
+    if 'logger' not in run.files:
         run.status = 'partial'
         return run
     current = 'logger'
@@ -291,21 +277,25 @@ class Experiment:
         return record.desc if record else None
 
 
-def scan_runs(experiment_path: str) -> List[Run]:
-    """Every run folder of an experiment (unread): main and branch folders of every level of every replicate, or
-    `replicate_<r>/main` for a train run."""
+def scan_runs(experiment_path: str, tree: Optional[Dict[str, Dict[str, int]]] = None) -> List[Run]:
+    """Every run folder of an experiment (unread), sorted by replicate, level, then main before branches: main
+    and branch folders of every numbered level of every replicate (`level_pretrain` is the rewind point's
+    training, not a level), or `replicate_<r>/main` for a train run. `tree` is the experiment's `snapshot`."""
+    if tree is None:
+        tree, _ = snapshot(experiment_path)
+    train = kind_of(os.path.basename(os.path.normpath(experiment_path))) == 'train'
     runs = []
-    train = kind_of(os.path.basename(experiment_path)) == 'train'
-    for replicate, replicate_path in replicates(experiment_path):
-        if train:
-            path = os.path.join(replicate_path, MAIN)
-            if os.path.isdir(path):
-                runs.append(Run(replicate, None, MAIN, path))
+    for relative, files in tree.items():
+        parts = relative.split('/')
+        replicate = _number(parts[0], 'replicate_')
+        if replicate is None or len(parts) != (2 if train else 3):
             continue
-        for level, level_path in levels(replicate_path):
-            for folder in run_folders(level_path):
-                runs.append(Run(replicate, level, folder, os.path.join(level_path, folder)))
-    return runs
+        level = None if train else _number(parts[1], 'level_')
+        folder = parts[-1]
+        if (not train and level is None) or not (folder == MAIN or (not train and BRANCH_FOLDER.match(folder))):
+            continue
+        runs.append(Run(replicate, level, folder, os.path.join(experiment_path, relative), files=files))
+    return sorted(runs, key=lambda r: (r.replicate, r.level or 0, r.folder != MAIN, r.folder))
 
 
 def read_descs(experiment_name: str, runs: List[Run], problems: List[str]) -> Dict[str, object]:
