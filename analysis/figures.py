@@ -19,6 +19,10 @@ def _pyplot():
     return plt
 
 
+def _wrap(title: str, width: int = 110) -> str:
+    return '\n'.join(textwrap.fill(line, width) for line in title.splitlines())
+
+
 def _save(fig, fmt: str) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=DPI)
@@ -41,9 +45,10 @@ def accuracy_vs_sparsity(summary: pd.DataFrame, labels: Dict[str, str], title: s
         part['remaining'] = part['level'].map(remaining)
         part = part.dropna(subset=['remaining']).sort_values('remaining', ascending=False)
         name = 'lottery ticket (IMP, main)' if folder == MAIN else labels[folder]
-        n = int(part['n'].max()) if len(part) else 0
+        low, high = (int(part['n'].min()), int(part['n'].max())) if len(part) else (0, 0)
+        n = f'n={high}' if low == high else f'n={low}-{high}'
         ax.errorbar(part['remaining'], part['mean'] * 100, yerr=part['std'].fillna(0) * 100, marker=markers[i % 7],
-                    markersize=5, capsize=3, linewidth=1.5, label=f'{name} (n={n})')
+                    markersize=5, capsize=3, linewidth=1.5, label=f'{name} ({n})')
     dense = accuracy[(accuracy.folder == MAIN) & (accuracy.level == 0)]
     if len(dense):
         ax.axhline(float(dense['mean'].iloc[0]) * 100, color='gray', linestyle='--', linewidth=1,
@@ -58,7 +63,8 @@ def accuracy_vs_sparsity(summary: pd.DataFrame, labels: Dict[str, str], title: s
     ax.set_xticklabels([f'{t:.3g}' for t in ticks])
     ax.set_xlabel('Percent of weights remaining (log scale)')
     ax.set_ylabel('Test accuracy at the end of training (%)')
-    ax.set_title(textwrap.fill(title, 100), fontsize=9)
+    ax.set_title(_wrap(title) + '\nmean over replicates; error bars: one sample standard deviation',
+                 fontsize=9)
     ax.grid(True, which='major', alpha=0.3)
     ax.legend(fontsize=8, loc='best')
     fig.tight_layout()
@@ -67,7 +73,8 @@ def accuracy_vs_sparsity(summary: pd.DataFrame, labels: Dict[str, str], title: s
     return out
 
 
-def learning_curves(curves: pd.DataFrame, remaining: Dict[int, float], title: str, max_levels: int = 5) -> bytes:
+def learning_curves(curves: pd.DataFrame, remaining: Dict[int, float], title: str,
+                    max_levels: int = 5) -> bytes:
     """Test accuracy (percent, mean over replicates, shaded ± std) against training iteration for up to
     `max_levels` levels of main, spread from the first to the deepest. `curves` has columns level, replicate,
     iteration, value (test accuracy as a fraction). Returns PNG bytes."""
@@ -86,7 +93,8 @@ def learning_curves(curves: pd.DataFrame, remaining: Dict[int, float], title: st
                         color=line.get_color(), alpha=0.15)
     ax.set_xlabel('Training iteration')
     ax.set_ylabel('Test accuracy (%)')
-    ax.set_title(textwrap.fill(title, 100), fontsize=9)
+    ax.set_title(_wrap(title) + '\nmain (IMP) runs; mean over replicates, shaded: one sample standard '
+                 'deviation', fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc='lower right')
     fig.tight_layout()

@@ -32,7 +32,7 @@ def title_of(experiment: results.Experiment) -> str:
     from analysis.listing import describe
     desc = experiment.main_desc
     replicates = sorted({run.replicate for run in experiment.runs if run.status == 'finished'})
-    return (f'{experiment.name}: {describe(desc, {})}; '
+    return (f'{describe(desc, {})}\n{experiment.name}, '
             f'{len(replicates)} replicate{"s" if len(replicates) != 1 else ""}')
 
 

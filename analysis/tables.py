@@ -114,6 +114,8 @@ def format_table(experiment: Experiment, summary: pd.DataFrame, partial: Dict[tu
     for level in levels:
         remaining = next((get(f, level, 'percent_remaining') for f in folders if get(f, level, 'percent_remaining')),
                          None)
+        if remaining and not (remaining['std'] > 0):  # Every replicate's mask keeps the same count.
+            remaining = dict(remaining, std=float('nan'))
         line = ['dense' if level is None else str(level),
                 '100.00' if level is None else _stat(remaining) if remaining else '-']
         for folder in folders:
@@ -149,21 +151,22 @@ def format_table(experiment: Experiment, summary: pd.DataFrame, partial: Dict[tu
 
 def format_layers(layers: pd.DataFrame) -> str:
     """Per level, the density (percent of weights kept, mean over replicates) of each prunable tensor of main's
-    masks, one column per tensor; then the same for each branch whose densities differ from main's."""
+    masks, one column per tensor; then the same for each branch whose masks' densities differ from main's (for the
+    same replicate and level: randomly_prune with the global strategy, for example)."""
     if layers.empty:
         return 'No masks to show.'
     blocks = []
-    table = layers.groupby(['folder', 'branch', 'level', 'layer'], sort=False)['density'].mean().reset_index()
-    main = None
-    for (folder, branch), part in table.groupby(['folder', 'branch'], sort=False):
-        pivot = part.pivot(index='level', columns='layer', values='density').sort_index() * 100
-        if folder == MAIN:
-            main = pivot
-        elif main is not None and pivot.shape == main.reindex(pivot.index).shape and \
-                ((pivot - main.reindex(pivot.index)).abs() < 1e-9).all().all():
-            continue
+    key = ['replicate', 'level', 'layer']
+    main = layers[layers.folder == MAIN].set_index(key)['density']
+    for (folder, branch), part in layers.groupby(['folder', 'branch'], sort=False):
+        if folder != MAIN:
+            same = part.set_index(key)['density']
+            common = same.index.intersection(main.index)
+            if len(common) == len(same) and ((same[common] - main[common]).abs() < 1e-12).all():
+                continue
+        pivot = part.groupby(['level', 'layer'])['density'].mean().unstack('layer').sort_index() * 100
         text = pivot.to_string(float_format=lambda v: f'{v:.2f}')
-        blocks.append(f'Density per prunable tensor (% of weights kept), {branch}:\n{text}')
+        blocks.append(f'Density per prunable tensor (% of weights kept, mean over replicates), {branch}:\n{text}')
     return '\n\n'.join(blocks)
 
 

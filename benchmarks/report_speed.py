@@ -77,7 +77,8 @@ def make_report_tree(root: str, levels: int = 20, replicates: int = 5) -> str:
         mask = {name: (torch.rand_like(model.state_dict()[name]) < 0.8 ** level).int()
                 for name in model.prunable_layer_names}
         torch.save(mask, os.path.join(masks, f'{level}.pth'))
-    branches = [BranchDesc(desc, branch_registry.get('randomly_reinitialize').hparams_class()(), 'randomly_reinitialize')]
+    reinitialize = branch_registry.get('randomly_reinitialize').hparams_class()
+    branches = [BranchDesc(desc, reinitialize(), 'randomly_reinitialize')]
     prune = branch_registry.get('randomly_prune').hparams_class()
     branches += [BranchDesc(desc, prune(seed=1, strategy=s), 'randomly_prune') for s in ('layerwise', 'global')]
     for replicate in range(1, replicates + 1):
