@@ -74,7 +74,7 @@ def preset_diff(desc, presets: Dict[str, object]) -> Optional[List[str]]:
 def describe(desc, presets) -> str:
     """`mnist_lenet_300_100 on mnist, preset` or `..., lr=0.05, rewinding_steps=500it` (or `no preset`)."""
     if desc is None:
-        return 'hyperparameters unreadable'
+        return 'no readable hparams.json or hparams.log'
     head = f'{desc.model_hparams.model_name} on {desc.dataset_hparams.dataset_name}'
     diff = preset_diff(desc, presets)
     if diff is None:

@@ -6,6 +6,7 @@ importing this module (which every `open_lth.py` start does) costs nothing.
 
 import argparse
 import os
+import sys
 from typing import List, Optional
 
 from analysis import results
@@ -15,6 +16,16 @@ from foundations.runner import Runner
 EXPERIMENT_HELP = ('The experiment to report on: its folder name under the results root (e.g. lottery_<md5>, as '
                    '`open_lth.py list` prints it) or a path to it. Without it, give the flags of the lottery or train '
                    'run, exactly as for that run (they identify it).')
+
+
+def print_lines(lines) -> None:
+    """Print to stdout; a reader that stops early (`open_lth.py list | head`) ends the output quietly."""
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # No second error at interpreter exit.
 
 
 class ListRunner(Runner):
@@ -47,8 +58,7 @@ class ListRunner(Runner):
         entries = listing.list_experiments(self.root)
         if not entries and not self.as_json:
             print(f'No experiments under {self.root}.')
-        for entry in entries:
-            print(listing.format_json(entry) if self.as_json else listing.format_line(entry))
+        print_lines(listing.format_json(entry) if self.as_json else listing.format_line(entry) for entry in entries)
 
 
 class ReportRunner(Runner):
@@ -115,4 +125,4 @@ class ReportRunner(Runner):
         from analysis import report
         built = report.build(self.experiment_path())
         written = report.write(built)
-        print(report.render_stdout(built, written, self.show_layers))
+        print_lines([report.render_stdout(built, written, self.show_layers)])

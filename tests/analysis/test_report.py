@@ -232,9 +232,12 @@ def test_truncated_logger_and_partial_level_are_reported_and_skipped(copy, capsy
     level_2 = next(r for r in out.splitlines() if r.lstrip().startswith('2 '))
     assert level_2.split(' | ')[1].endswith('1 +1 partial')
 
+    os.makedirs(os.path.join(root, 'lottery_' + '0' * 32))  # An experiment that has not started.
     status, out, err = run_cli(['list', f'--root={root}'], capsys)
     assert status == 0, err
-    assert ' | in progress or interrupted' in out
+    empty, ours = out.splitlines()
+    assert empty.split(' | ')[-2:] == ['empty', '0 B'] and empty.split(' | ')[3] == '0 replicates'
+    assert ours.split(' | ')[-2] == 'in progress or interrupted'
 
 
 def test_folders_from_the_original_fall_back_to_hparams_log(copy, capsys):
