@@ -32,7 +32,7 @@ def desc_from_json_dict(data: dict):
     """Rebuild a TrainingDesc, LotteryDesc or BranchDesc from the dict `Desc.to_json_dict` wrote (by its `kind`).
 
     Raises ValueError (or KeyError/TypeError) for a malformed or unknown dict."""
-    from lottery.branch.base import BranchDesc
+    from lottery.branch.desc import BranchDesc
     from lottery.desc import LotteryDesc
     from training.desc import TrainingDesc
     kind = data.get('kind', '')

@@ -9,6 +9,8 @@ import os
 import sys
 from typing import List, Optional
 
+from platforms import platform as current_platform
+
 from analysis import results
 from cli import arg_utils, shared_args
 from foundations.runner import Runner
@@ -40,15 +42,16 @@ class ListRunner(Runner):
         return 'List the experiments under the results root.'
 
     @staticmethod
-    def add_args(parser: argparse.ArgumentParser, argv: List[str]) -> None:
+    def add_args(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> None:
         group = parser.add_argument_group('List Arguments', 'Which results to list, and how.')
         group.add_argument('--root', type=str, default=None,
                            help='The results root to list (default: $OPEN_LTH_ROOT, else ~/open_lth_data).')
         group.add_argument('--json', action='store_true', help='Print one JSON object per line, for scripts.')
 
     @staticmethod
-    def create_from_args(args: argparse.Namespace, platform) -> 'ListRunner':
-        return ListRunner(os.path.abspath(os.path.expanduser(args.root)) if args.root else platform.root, args.json)
+    def create_from_args(args: argparse.Namespace, platform=None) -> 'ListRunner':
+        root = args.root and os.path.abspath(os.path.expanduser(args.root))
+        return ListRunner(root or current_platform.resolve(platform).root, args.json)
 
     def display_output_location(self) -> None:
         print(self.root)
@@ -75,7 +78,7 @@ class ReportRunner(Runner):
         return 'Report the results of an experiment: a table, CSV files and figures.'
 
     @staticmethod
-    def add_args(parser: argparse.ArgumentParser, argv: List[str]) -> None:
+    def add_args(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> None:
         """`--experiment` and `--layers`; without `--experiment`, the flags that identify a lottery run (as for
         branches) or, when neither `--default_hparams` nor `--pruning_strategy` is given, a train run."""
         from lottery.desc import LotteryDesc
@@ -84,17 +87,18 @@ class ReportRunner(Runner):
         group.add_argument('--experiment', type=str, default=None, help=EXPERIMENT_HELP)
         group.add_argument('--layers', action='store_true',
                            help='Also print the density of each prunable tensor at each level (from mask.pth).')
-        if arg_utils.maybe_get_arg(argv, 'experiment') is not None:
+        argv = arg_utils.current_argv(argv)
+        if arg_utils.maybe_get_arg('experiment', argv=argv) is not None:
             return
         parser.add_argument('--default_hparams', type=str, default=None, help=shared_args.JobArgs._default_hparams)
         defaults = shared_args.maybe_get_default_hparams(argv)
-        if defaults is None and arg_utils.maybe_get_arg(argv, 'pruning_strategy') is None:
+        if defaults is None and arg_utils.maybe_get_arg('pruning_strategy', argv=argv) is None:
             TrainingDesc.add_args(parser)
         else:
-            LotteryDesc.add_args(parser, argv, defaults)
+            LotteryDesc.add_args(parser, defaults, argv=argv)
 
     @staticmethod
-    def create_from_args(args: argparse.Namespace, platform) -> 'ReportRunner':
+    def create_from_args(args: argparse.Namespace, platform=None) -> 'ReportRunner':
         from lottery.desc import LotteryDesc
         from training.desc import TrainingDesc
         descs = []
@@ -104,7 +108,8 @@ class ReportRunner(Runner):
             descs.append(TrainingDesc.create_from_args(args))
             for desc in descs:
                 desc.validate()
-        return ReportRunner(platform.root, args.experiment, descs, show_layers=args.layers)
+        return ReportRunner(current_platform.resolve(platform).root, args.experiment, descs,
+                            show_layers=args.layers)
 
     def experiment_path(self) -> str:
         """The experiment folder; raises ResultsError when it does not exist."""

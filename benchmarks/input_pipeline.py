@@ -75,7 +75,7 @@ def main():
     images = rng.integers(0, 256, size=(NUM_EXAMPLES, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, size=NUM_EXAMPLES)
 
-    dataset = base.Dataset(torch.from_numpy(images), labels, 10, cifar10.MEAN, cifar10.STD, augment=True)
+    dataset = base.InMemoryDataset(torch.from_numpy(images), labels, 10, cifar10.MEAN, cifar10.STD, augment=True)
     ours = base.Loader(dataset, BATCH_SIZE, train=True, device=device)
     ours.shuffle(0)
     ours_rate = batches_per_second(ours, args.batches, device)

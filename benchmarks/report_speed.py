@@ -26,7 +26,6 @@ import torch  # noqa: E402
 from cli.main import main  # noqa: E402
 from foundations import paths  # noqa: E402
 from lottery.branch import registry as branch_registry  # noqa: E402
-from lottery.branch.base import BranchDesc  # noqa: E402
 from models import registry as models_registry  # noqa: E402
 
 TARGET_S = 2.0
@@ -77,10 +76,9 @@ def make_report_tree(root: str, levels: int = 20, replicates: int = 5) -> str:
         mask = {name: (torch.rand_like(model.state_dict()[name]) < 0.8 ** level).int()
                 for name in model.prunable_layer_names}
         torch.save(mask, os.path.join(masks, f'{level}.pth'))
-    reinitialize = branch_registry.get('randomly_reinitialize').hparams_class()
-    branches = [BranchDesc(desc, reinitialize(), 'randomly_reinitialize')]
-    prune = branch_registry.get('randomly_prune').hparams_class()
-    branches += [BranchDesc(desc, prune(seed=1, strategy=s), 'randomly_prune') for s in ('layerwise', 'global')]
+    reinitialize, prune = branch_registry.get('randomly_reinitialize'), branch_registry.get('randomly_prune')
+    branches = [reinitialize.BranchDesc(desc, reinitialize.hparams_class()())]
+    branches += [prune.BranchDesc(desc, prune.hparams_class()(seed=1, strategy=s)) for s in ('layerwise', 'global')]
     for replicate in range(1, replicates + 1):
         for level in range(levels + 1):
             mask = os.path.join(masks, f'{level}.pth')

@@ -38,7 +38,7 @@ def main() -> None:
     generator = torch.Generator().manual_seed(0)
     examples = torch.randint(0, 256, (10 * args.batch_size,) + shape, dtype=torch.uint8, generator=generator)
     labels = torch.randint(0, 10, (10 * args.batch_size,), generator=generator)
-    dataset = base.Dataset(examples, labels, 10, module.MEAN, module.STD, augment=module is cifar10)
+    dataset = base.InMemoryDataset(examples, labels, 10, module.MEAN, module.STD, augment=module is cifar10)
     loader = base.Loader(dataset, args.batch_size, train=True, device=args.device)
 
     hparams = TrainingHparams('sgd', 0.1, '1000ep', data_order_seed=0, momentum=0.9, apex_fp16=args.fp16)
@@ -46,12 +46,12 @@ def main() -> None:
         platform = Platform(_root=folder, _device=args.device)
         model = models_registry.get(ModelHparams(args.model, 'kaiming_normal', 'uniform'), seed=0)
         ipe = loader.iterations_per_epoch
-        train.train(hparams, model, loader, os.path.join(folder, 'warmup'), platform, end_step=Step(10, ipe))
+        train.train(hparams, model, loader, os.path.join(folder, 'warmup'), end_step=Step(10, ipe), platform=platform)
         if args.device.startswith('cuda'):
             torch.cuda.synchronize()
         start = time.perf_counter()
-        train.train(hparams, model, loader, os.path.join(folder, 'timed'), platform,
-                    end_step=Step(args.iterations, ipe))
+        train.train(hparams, model, loader, os.path.join(folder, 'timed'),
+                    end_step=Step(args.iterations, ipe), platform=platform)
         if args.device.startswith('cuda'):
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - start

@@ -33,13 +33,14 @@ TRAINING = TrainingHparams('sgd', 0.1, '40ep', data_order_seed=0)
 
 def ours(platform, iterations: int) -> float:
     """Examples per second of `training.train.train` (the real loop, no callbacks) on the in-memory loader."""
-    loader = registry.get(DatasetHparams('mnist', BATCH), platform, train=True)
+    loader = registry.get(DatasetHparams('mnist', BATCH), train=True, platform=platform)
     model = models_registry.get(MODEL, seed=0)
     folder = os.path.join(platform.root, 'throughput_ours')
-    train.train(TRAINING, model, loader, folder, platform, end_step=Step(20, loader.iterations_per_epoch))  # warm up
+    train.train(TRAINING, model, loader, folder, end_step=Step(20, loader.iterations_per_epoch),
+                platform=platform)  # warm up
     start = time.perf_counter()
-    train.train(TRAINING, model, loader, folder + '_timed', platform,
-                end_step=Step(iterations, loader.iterations_per_epoch))
+    train.train(TRAINING, model, loader, folder + '_timed',
+                end_step=Step(iterations, loader.iterations_per_epoch), platform=platform)
     return iterations * BATCH / (time.perf_counter() - start)
 
 

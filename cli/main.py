@@ -44,7 +44,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run `open_lth.py` with `argv` (default sys.argv); returns the exit status."""
     argv = list(sys.argv if argv is None else argv)
 
-    subcommand = arg_utils.maybe_get_arg(argv, 'subcommand', positional=True)
+    subcommand = arg_utils.maybe_get_arg('subcommand', positional=True, argv=argv)
     if subcommand not in runner_registry.registered_runners:
         print(command_chooser(argv[0] if argv else PROGRAM))
         return 1
@@ -57,7 +57,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--display_output_location', action='store_true',
                         help='Display the output location for this job.')
 
-    platform_name = arg_utils.maybe_get_arg(argv, 'platform') or 'local'
+    platform_name = arg_utils.maybe_get_arg('platform', argv=argv) or 'local'
     if platform_name not in platforms_registry.registered_platforms:
         print(f'Invalid platform name: {platform_name}')
         return 1
@@ -69,7 +69,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         args = parser.parse_args(argv[1:])
         platform = platform_class.create_from_args(args)
         platform.validate()
-        runner = runner_class.create_from_args(args, platform)
+        runner = runner_class.create_from_args(args, platform=platform)
         if args.display_output_location:
             platform.run_job(runner.display_output_location)
             return 0

@@ -31,8 +31,10 @@ class JobArgs(Hparams):
         self.check_at_least(self.replicate, 1, '--replicate')
 
 
-def maybe_get_default_hparams(argv: List[str]):
-    """The `LotteryDesc` preset named by `--default_hparams`, or None. Raises HparamsError for unknown models."""
+def maybe_get_default_hparams(argv: Optional[List[str]] = None):
+    """The `LotteryDesc` preset named by `--default_hparams` in argv (default sys.argv), or None.
+
+    Raises HparamsError for unknown models."""
     from models import registry
-    model_name = arg_utils.maybe_get_arg(argv, 'default_hparams')
+    model_name = arg_utils.maybe_get_arg('default_hparams', argv=argv)
     return registry.get_default_hparams(model_name) if model_name else None

@@ -55,7 +55,7 @@ def random_seed() -> int:
 # In-memory datasets -----------------------------------------------------------------------------------------------
 
 
-class Dataset:
+class InMemoryDataset:
     """A labelled image dataset held in memory as one uint8 tensor.
 
     Args:
@@ -146,7 +146,7 @@ class Dataset:
 
     # Device ---------------------------------------------------------------------------------------------------
 
-    def to(self, device) -> 'Dataset':
+    def to(self, device) -> 'InMemoryDataset':
         """Move the tensors to `device` (in place); returns self."""
         self.examples = self.examples.to(device)
         self.labels = self.labels.to(device)
@@ -222,7 +222,7 @@ class ShardedLoader:
 
 
 class Loader(ShardedLoader):
-    """Iterates over an in-memory Dataset: `for x, y in loader` with x float32 (B, C, H, W) normalised and y int64
+    """Iterates over an InMemoryDataset: `for x, y in loader` with x float32 (B, C, H, W) normalised and y int64
     (B,), both on `device`. The dataset's tensors are moved to `device` once, at construction.
 
     Order, augmentation draws and sharding as `ShardedLoader`: each epoch position gets its crop offsets and flip
@@ -232,7 +232,7 @@ class Loader(ShardedLoader):
     torchvision's ToTensor + Normalize.
     """
 
-    def __init__(self, dataset: Dataset, batch_size: int, train: bool, device='cpu', rank: int = 0,
+    def __init__(self, dataset: InMemoryDataset, batch_size: int, train: bool, device='cpu', rank: int = 0,
                  world_size: int = 1):
         self.device = torch.device(device)
         self.dataset = dataset.to(self.device)
@@ -276,7 +276,7 @@ class Loader(ShardedLoader):
         return x, self.dataset.labels.index_select(0, indices)
 
 
-def make_loader(dataset: Dataset, batch_size: int, train: bool, platform) -> Loader:
+def make_loader(dataset: InMemoryDataset, batch_size: int, train: bool, platform) -> Loader:
     """The loader of an in-memory dataset on the platform's device and shard (the registry's default)."""
     return Loader(dataset, batch_size, train=train, device=platform.torch_device, rank=platform.rank,
                   world_size=platform.world_size)

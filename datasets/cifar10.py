@@ -66,18 +66,18 @@ def ensure_available(platform) -> None:
             f'cifar10/cifar-10-batches-py')
 
 
-def _load(platform, train: bool, augment: bool) -> base.Dataset:
+def _load(platform, train: bool, augment: bool) -> base.InMemoryDataset:
     ensure_available(platform)
     data = _CIFAR10(root=folder(platform), train=train, download=False)
     examples = torch.from_numpy(data.data)  # (N, 32, 32, 3) uint8
-    return base.Dataset(examples, data.targets, NUM_CLASSES, MEAN, STD, augment=augment)
+    return base.InMemoryDataset(examples, data.targets, NUM_CLASSES, MEAN, STD, augment=augment)
 
 
-def get_train_set(platform, use_augmentation: bool) -> base.Dataset:
+def get_train_set(platform, use_augmentation: bool) -> base.InMemoryDataset:
     """The training images, uint8 (50000, 3, 32, 32); augmented (crop + flip) when `use_augmentation`."""
     return _load(platform, train=True, augment=use_augmentation)
 
 
-def get_test_set(platform) -> base.Dataset:
+def get_test_set(platform) -> base.InMemoryDataset:
     """The test images, uint8 (10000, 3, 32, 32), never augmented."""
     return _load(platform, train=False, augment=False)

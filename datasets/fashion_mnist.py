@@ -71,13 +71,13 @@ def ensure_available(platform) -> None:
             f'or set OPEN_LTH_DATASET_ROOT to a folder that holds fashion_mnist/FashionMNIST/raw')
 
 
-def _load(platform, train: bool) -> base.Dataset:
+def _load(platform, train: bool) -> base.InMemoryDataset:
     ensure_available(platform)
     data = torchvision.datasets.FashionMNIST(root=folder(platform), train=train, download=False)
-    return base.Dataset(data.data, data.targets, NUM_CLASSES, MEAN, STD, augment=False)
+    return base.InMemoryDataset(data.data, data.targets, NUM_CLASSES, MEAN, STD, augment=False)
 
 
-def get_train_set(platform, use_augmentation: bool) -> base.Dataset:
+def get_train_set(platform, use_augmentation: bool) -> base.InMemoryDataset:
     """The 60,000 training images, uint8 (60000, 1, 28, 28). Never augmented (like MNIST).
 
     Raises DatasetUnavailable when the files are missing and cannot be downloaded.
@@ -85,6 +85,6 @@ def get_train_set(platform, use_augmentation: bool) -> base.Dataset:
     return _load(platform, train=True)
 
 
-def get_test_set(platform) -> base.Dataset:
+def get_test_set(platform) -> base.InMemoryDataset:
     """The 10,000 test images, uint8 (10000, 1, 28, 28). Raises DatasetUnavailable as `get_train_set`."""
     return _load(platform, train=False)

@@ -160,7 +160,7 @@ class ImageFolderDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    # Transformations (same random streams as datasets.base.Dataset) ------------------------------------------------
+    # Transformations (same random streams as base.InMemoryDataset) --------------------------------------------
 
     def randomize_labels(self, seed: int, fraction: float) -> None:
         """Give ceil(N x fraction) images a uniformly random label (see `datasets.base.random_labels`)."""

@@ -53,17 +53,17 @@ def install_embedded_copy(dataset_root: str) -> None:
         atomic_write_bytes(target, data)
 
 
-def _load(platform, train: bool) -> base.Dataset:
+def _load(platform, train: bool) -> base.InMemoryDataset:
     install_embedded_copy(platform.dataset_root)
     data = torchvision.datasets.MNIST(root=os.path.join(platform.dataset_root, 'mnist'), train=train, download=False)
-    return base.Dataset(data.data, data.targets, NUM_CLASSES, MEAN, STD, augment=False)
+    return base.InMemoryDataset(data.data, data.targets, NUM_CLASSES, MEAN, STD, augment=False)
 
 
-def get_train_set(platform, use_augmentation: bool) -> base.Dataset:
+def get_train_set(platform, use_augmentation: bool) -> base.InMemoryDataset:
     """The 60,000 training digits, uint8 (60000, 1, 28, 28). MNIST is never augmented (as in OpenLTH)."""
     return _load(platform, train=True)
 
 
-def get_test_set(platform) -> base.Dataset:
+def get_test_set(platform) -> base.InMemoryDataset:
     """The 10,000 test digits, uint8 (10000, 1, 28, 28)."""
     return _load(platform, train=False)

@@ -2,8 +2,8 @@
 
 A dataset is a module exposing NUM_TRAIN_EXAMPLES, NUM_TEST_EXAMPLES, NUM_CLASSES, `get_train_set(platform,
 use_augmentation)` and `get_test_set(platform)`, whose datasets have the transformation methods of
-`datasets.base.Dataset` (randomize_labels, subsample, blur, unsupervised_rotation). In-memory datasets are served by
-`datasets.base.Loader`; a module whose data does not fit in memory also provides `make_loader(dataset, batch_size,
+`datasets.base.InMemoryDataset` (randomize_labels, subsample, blur, unsupervised_rotation). In-memory datasets are
+served by `datasets.base.Loader`; a module whose data does not fit in memory also provides `make_loader(dataset, batch_size,
 train, platform)` (see datasets/imagenet.py). Adding a dataset is one file plus one line in `registered_datasets`.
 """
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from datasets import base, cifar10, fashion_mnist, imagenet, mnist
 from foundations.hparams import DatasetHparams, HparamsError, flag_name
+from platforms import platform as current_platform
 
 registered_datasets = {'cifar10': cifar10, 'fashion_mnist': fashion_mnist, 'imagenet': imagenet, 'mnist': mnist}
 
@@ -70,7 +71,7 @@ def num_classes(dataset_hparams: DatasetHparams) -> int:
     return get_module(dataset_hparams.dataset_name).NUM_CLASSES
 
 
-def get_dataset(dataset_hparams: DatasetHparams, platform, train: bool = True) -> base.Dataset:
+def get_dataset(dataset_hparams: DatasetHparams, platform, train: bool = True) -> base.InMemoryDataset:
     """The training or test set with every transformation of `dataset_hparams` applied.
 
     Order (OpenLTH §5.4): on the training set only, random labels, then subsampling, then blurring; then, on both
@@ -94,12 +95,18 @@ def get_dataset(dataset_hparams: DatasetHparams, platform, train: bool = True) -
     return dataset
 
 
-def get(dataset_hparams: DatasetHparams, platform, train: bool = True):
+def get(dataset_hparams: DatasetHparams, train: bool = True, *, platform=None):
     """A loader over the training (train=True) or test set, on the platform's device and shard.
 
+    The original's signature (OpenLTH §5.4); `platform` defaults to the running job's (`get_platform()`).
     The loader (`datasets.base.Loader`, or the dataset module's own `make_loader`) has `iterations_per_epoch`,
     `__len__`, `shuffle(seed)`, `batches(start)` and `__iter__` yielding (x float32 (B, C, H, W), y int64 (B,)).
+    Raises TypeError when a platform is passed in the place of `train`.
     """
+    if not isinstance(train, (bool, int)):
+        raise TypeError(f'datasets.registry.get: train must be a bool, got {type(train).__name__} '
+                        f'(pass the platform as platform=...)')
+    platform = current_platform.resolve(platform)
     dataset = get_dataset(dataset_hparams, platform, train)
     make_loader = getattr(get_module(dataset_hparams.dataset_name), 'make_loader', base.make_loader)
     return make_loader(dataset, dataset_hparams.batch_size, train, platform)
@@ -116,8 +123,8 @@ def test_set_hparams(dataset_hparams: DatasetHparams) -> DatasetHparams:
 class LoaderCache:
     """Loaders of one job, built once per (dataset hyperparameters, split) and shared by its training runs."""
 
-    def __init__(self, platform):
-        self.platform = platform
+    def __init__(self, platform=None):
+        self.platform = current_platform.resolve(platform)
         self._loaders = {}
 
     def load(self, dataset_hparams: DatasetHparams) -> None:
@@ -128,5 +135,5 @@ class LoaderCache:
     def get(self, dataset_hparams: DatasetHparams, train: bool = True):
         key = (str(dataset_hparams) if train else str(test_set_hparams(dataset_hparams)), train)
         if key not in self._loaders:
-            self._loaders[key] = get(dataset_hparams, self.platform, train)
+            self._loaders[key] = get(dataset_hparams, train, platform=self.platform)
         return self._loaders[key]

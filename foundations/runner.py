@@ -2,17 +2,29 @@
 
 import abc
 import argparse
-from typing import List
+from typing import List, Optional
+
+from platforms import platform as current_platform
 
 
 class Runner(abc.ABC):
     """A workflow the command line can run.
 
-    `add_args` receives the full argv so it can pre-parse flags that decide which other flags exist
-    (`--default_hparams`, `--pruning_strategy`, `--pretrain`, the branch name); `create_from_args` builds the runner
-    and checks every value that needs no dataset or model (raising foundations.hparams.HparamsError); `run` checks
-    the rest before it writes anything, then works.
+    `add_args` receives the full argv (default sys.argv, as in the original) so it can pre-parse flags that decide
+    which other flags exist (`--default_hparams`, `--pruning_strategy`, `--pretrain`, the branch name);
+    `create_from_args` builds the runner and checks every value that needs no dataset or model (raising
+    foundations.hparams.HparamsError); `run` checks the rest before it writes anything, then works.
+
+    A runner holds its platform in `platform`; None (the original's way, constructors without a platform) means the
+    running job's, `get_platform()`, looked up when the runner works (`job_platform`).
     """
+
+    platform = None
+
+    @property
+    def job_platform(self):
+        """`self.platform`, or the running job's platform when it is None."""
+        return current_platform.resolve(self.platform)
 
     @staticmethod
     @abc.abstractmethod
@@ -21,13 +33,13 @@ class Runner(abc.ABC):
 
     @staticmethod
     @abc.abstractmethod
-    def add_args(parser: argparse.ArgumentParser, argv: List[str]) -> None:
-        """Add this runner's flags to the parser."""
+    def add_args(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> None:
+        """Add this runner's flags to the parser (argv: default sys.argv)."""
 
     @staticmethod
     @abc.abstractmethod
-    def create_from_args(args: argparse.Namespace, platform) -> 'Runner':
-        """Build the runner from parsed flags, on `platform`."""
+    def create_from_args(args: argparse.Namespace, platform=None) -> 'Runner':
+        """Build the runner from parsed flags, on `platform` (default: the running job's)."""
 
     @abc.abstractmethod
     def display_output_location(self) -> None:

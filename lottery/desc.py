@@ -22,6 +22,7 @@ from foundations.hparams import (DatasetHparams, Hparams, HparamsError, ModelHpa
                                  TrainingHparams)
 from foundations.step import Step
 from models import registry as models_registry
+from platforms.platform import get_platform
 from pruning import registry as pruning_registry
 from training.desc import check_runnable
 
@@ -66,20 +67,24 @@ class LotteryDesc(Desc):
     # Command line ---------------------------------------------------------------------------------------------
 
     @staticmethod
-    def add_args(parser: argparse.ArgumentParser, argv: List[str], defaults: 'LotteryDesc' = None) -> None:
+    def add_args(parser: argparse.ArgumentParser, defaults: 'LotteryDesc' = None, argv: Optional[List[str]] = None
+                 ) -> None:
         """Rewinding/pretraining, dataset, model, training and pruning flags (+ pretraining flags with --pretrain).
 
-        Pre-parses `--pruning_strategy` (its hparams class decides the pruning flags), `--pretrain` and
-        `--rewinding_steps` from argv. Raises HparamsError for an unknown strategy or both rewinding flags.
+        The original's signature, plus `argv` (default sys.argv): pre-parses `--pruning_strategy` (its hparams
+        class decides the pruning flags), `--pretrain` and `--rewinding_steps` from it. Raises HparamsError for an
+        unknown strategy or both rewinding flags.
         """
-        rewinding_steps = arg_utils.maybe_get_arg(argv, 'rewinding_steps')
-        pretrain = arg_utils.maybe_get_arg(argv, 'pretrain', boolean_arg=True)
+        if isinstance(defaults, (list, tuple)):  # Transitional: the earlier form add_args(parser, argv, defaults).
+            defaults, argv = argv, defaults
+        rewinding_steps = arg_utils.maybe_get_arg('rewinding_steps', argv=argv)
+        pretrain = arg_utils.maybe_get_arg('pretrain', boolean_arg=True, argv=argv)
         if rewinding_steps is not None and pretrain:
             raise HparamsError('argument --rewinding_steps: not allowed with --pretrain (rewinding is pretraining '
                                'with the main hyperparameters; use one or the other)')
         _rewinding_group(parser)
 
-        strategy = arg_utils.maybe_get_arg(argv, 'pruning_strategy')
+        strategy = arg_utils.maybe_get_arg('pruning_strategy', argv=argv)
         if strategy is None and defaults is not None:
             strategy = defaults.pruning_hparams.pruning_strategy
         if strategy is None:
@@ -198,13 +203,15 @@ class LotteryDesc(Desc):
 
     # Paths and display ----------------------------------------------------------------------------------------
 
-    def run_path(self, root: str, replicate: int, pruning_level, experiment: str = 'main') -> str:
-        """`<root>/lottery_<md5>/replicate_<r>/level_<L>/<experiment>`; L is an int or `pretrain`.
+    def run_path(self, replicate: int, pruning_level, experiment: str = 'main', *, root: Optional[str] = None) -> str:
+        """`<root>/lottery_<md5>/replicate_<r>/level_<L>/<experiment>`; L is an int or `pretrain`. root defaults
+        to the running job's platform root (`get_platform().root`, the original's behaviour).
 
         Raises HparamsError for a replicate that is not an int > 0.
         """
         if not isinstance(replicate, int) or replicate <= 0:
             raise HparamsError(f'argument --replicate: must be an integer >= 1, got {replicate}')
+        root = get_platform().root if root is None else root
         return os.path.join(root, self.hashname, f'replicate_{replicate}', f'level_{pruning_level}', experiment)
 
     def field_display(self, field_name: str) -> str:

@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 from cli import shared_args
 from datasets import registry as datasets_registry
@@ -19,6 +19,7 @@ from foundations.hparams import HparamsError
 from foundations.runner import Runner
 from lottery.desc import LotteryDesc
 from models import registry as models_registry
+from platforms import platform as current_platform
 from pruning import registry as pruning_registry
 from pruning.mask import Mask
 from pruning.pruned_model import PrunedModel
@@ -49,94 +50,100 @@ def transfer_weights(source_state: dict, model) -> None:
 @dataclass
 class LotteryRunner(Runner):
     """`lottery`: levels 0..`levels` of iterative magnitude pruning with rewinding, into
-    `<root>/lottery_<md5>/replicate_<replicate>/level_<L>/main` (see the module docstring)."""
+    `<root>/lottery_<md5>/replicate_<replicate>/level_<L>/main` (see the module docstring). The original's fields,
+    then `platform` (None: the running job's)."""
 
     replicate: int
     levels: int
     desc: LotteryDesc
-    platform: object
     verbose: bool = True
     evaluate_every_epoch: bool = True
-    tensorboard: bool = False
+    platform: object = None
+    tensorboard: bool = False  # New in open_lth (--tensorboard): TensorBoard event files beside each logger.
 
     @staticmethod
     def description() -> str:
         return 'Run a lottery ticket hypothesis experiment.'
 
     @staticmethod
-    def add_args(parser: argparse.ArgumentParser, argv: List[str]) -> None:
+    def add_args(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> None:
         shared_args.JobArgs.add_args(parser)
         group = parser.add_argument_group('Lottery Ticket Hyperparameters',
                                           'Hyperparameters that control the lottery ticket process.')
         group.add_argument('--levels', type=int, required=True, help=LEVELS_HELP)
-        LotteryDesc.add_args(parser, argv, shared_args.maybe_get_default_hparams(argv))
+        LotteryDesc.add_args(parser, shared_args.maybe_get_default_hparams(argv), argv=argv)
 
     @staticmethod
-    def create_from_args(args: argparse.Namespace, platform) -> 'LotteryRunner':
+    def create_from_args(args: argparse.Namespace, platform=None) -> 'LotteryRunner':
         job = shared_args.JobArgs.create_from_args(args)
         job.validate()
         desc = LotteryDesc.create_from_args(args)
         desc.validate()
-        return LotteryRunner(job.replicate, args.levels, desc, platform, verbose=not job.quiet,
-                             evaluate_every_epoch=not job.evaluate_only_at_end, tensorboard=job.tensorboard)
+        return LotteryRunner(job.replicate, args.levels, desc, verbose=not job.quiet,
+                             evaluate_every_epoch=not job.evaluate_only_at_end, platform=platform,
+                             tensorboard=job.tensorboard)
 
     def location(self, level) -> str:
-        return self.desc.run_path(self.platform.root, self.replicate, level)
+        return self.desc.run_path(self.replicate, level, root=self.job_platform.root)
 
     def display_output_location(self) -> None:
         print(self.location(0))
 
     def _print(self, text: str) -> None:
-        if self.verbose and self.platform.is_primary_process:
+        if self.verbose and self.job_platform.is_primary_process:
             print(text)
 
     # The job ----------------------------------------------------------------------------------------------------
 
     def run(self) -> None:
+        with current_platform.running(self.job_platform):
+            self._run()
+
+    def _run(self) -> None:
         if self.levels < 0:
             raise HparamsError(f'argument --levels: must be an integer >= 0, got {self.levels}')
-        self.desc.check_runnable(self.platform)
+        self.desc.check_runnable(self.job_platform)
         self._print(banner(f'Lottery Ticket Experiment (Replicate {self.replicate})', self.desc.display,
                            self.location(0)))
 
-        self.loaders = datasets_registry.LoaderCache(self.platform)
+        self.loaders = datasets_registry.LoaderCache(self.job_platform)
         for dataset_hparams in [self.desc.dataset_hparams, self.desc.pretrain_dataset_hparams]:
             if dataset_hparams is not None:
                 self.loaders.load(dataset_hparams)
 
-        if self.platform.is_primary_process:
+        if self.job_platform.is_primary_process:
             self.desc.save(self.location(0))
         trained = False
         if self.desc.pretraining:
             trained = self._pretrain()
-        if self.platform.is_primary_process:
+        if self.job_platform.is_primary_process:
             self._establish_initial_weights()
-        self.platform.barrier()
+        self.job_platform.barrier()
 
         for level in range(self.levels + 1):
-            if self.platform.is_primary_process:
+            if self.job_platform.is_primary_process:
                 self._prune_level(level)
-            self.platform.barrier()
+            self.job_platform.barrier()
             trained = self._train_level(level) or trained
 
         if not trained:
             self._print(f'Already done: every level up to {self.levels} is trained; nothing to train.')
-        self._print(summary(self.desc, self.platform.root, self.replicate, self.levels))
+        self._print(summary(self.desc, self.job_platform.root, self.replicate, self.levels))
 
     def _pretrain(self) -> bool:
         """Train the pretraining phase in level_pretrain/main; returns whether anything was trained."""
         location = self.location('pretrain')
         if models_registry.exists(location, self.desc.pretrain_end_step):
             return False
-        if self.platform.is_primary_process:
+        if self.job_platform.is_primary_process:
             self.desc.save_json(location)
         self._print(header('Pretraining'))
         model = models_registry.get(self.desc.model_hparams, outputs=self.desc.pretrain_outputs,
                                     seed=seeds.model_init_seed(self.replicate))
         return train.standard_train(model, location, self.desc.pretrain_dataset_hparams,
-                             self.desc.pretrain_training_hparams, self.platform, verbose=self.verbose,
-                             evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders,
-                             tensorboard=self.tensorboard)
+                                    self.desc.pretrain_training_hparams, verbose=self.verbose,
+                                    evaluate_every_epoch=self.evaluate_every_epoch, platform=self.job_platform,
+                                    loaders=self.loaders, tensorboard=self.tensorboard)
 
     def _establish_initial_weights(self) -> None:
         """Save the rewind-point weights in level_0/main: the initialisation, or the end of pretraining."""
@@ -169,20 +176,20 @@ class LotteryRunner(Runner):
     def _train_level(self, level: int) -> bool:
         """Train level L from the rewind-point weights times level L's mask; returns whether it trained."""
         location = self.location(level)
-        if self.platform.is_primary_process and not os.path.exists(paths.hparams_json(location)):
+        if self.job_platform.is_primary_process and not os.path.exists(paths.hparams_json(location)):
             self.desc.save_json(location)  # Also fills in folders written before hparams.json existed.
         if train.is_done(location, self.desc.dataset_hparams, self.desc.training_hparams):
             return False
         model = models_registry.load(self.location(0), self.desc.train_start_step, self.desc.model_hparams,
                                      outputs=self.desc.train_outputs, seed=0)
         pruned_model = PrunedModel(model, Mask.load(location))
-        if self.platform.is_primary_process:
+        if self.job_platform.is_primary_process:
             pruned_model.save(location, self.desc.train_start_step)
         self._print(header(f'Pruning Level {level}'))
         return train.standard_train(pruned_model, location, self.desc.dataset_hparams, self.desc.training_hparams,
-                             self.platform, start_step=self.desc.train_start_step, verbose=self.verbose,
-                             evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders,
-                             tensorboard=self.tensorboard)
+                                    start_step=self.desc.train_start_step, verbose=self.verbose,
+                                    evaluate_every_epoch=self.evaluate_every_epoch, platform=self.job_platform,
+                                    loaders=self.loaders, tensorboard=self.tensorboard)
 
 
 def summary(desc: LotteryDesc, root: str, replicate: int, levels: int) -> str:
@@ -191,7 +198,7 @@ def summary(desc: LotteryDesc, root: str, replicate: int, levels: int) -> str:
              f'{"level":>5}  {"remaining":>10}  {"test accuracy":>13}  location']
     end = desc.train_end_step.iteration
     for level in range(levels + 1):
-        location = desc.run_path(root, replicate, level)
+        location = desc.run_path(replicate, level, root=root)
         with open(paths.sparsity_report(location)) as f:
             report = json.load(f)
         accuracy = None

@@ -71,6 +71,56 @@ class Model(nn.Module, abc.ABC):
         atomic_torch_save(state, paths.model(save_location, save_step))
 
 
+class _Wrapper(Model):
+    """What the original's DataParallel/DistributedDataParallel models share: the inner model's names and loss,
+    and `save` of the inner model (so saved files never have a `module.` prefix)."""
+
+    @property
+    def prunable_layer_names(self) -> List[str]:
+        return self.module.prunable_layer_names
+
+    @property
+    def output_layer_names(self) -> List[str]:
+        return self.module.output_layer_names
+
+    @property
+    def loss_criterion(self) -> nn.Module:
+        return self.module.loss_criterion
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return self.module.memory_format
+
+    def save(self, save_location: str, save_step: Step) -> None:
+        self.module.save(save_location, save_step)
+
+    @staticmethod
+    def is_valid_model_name(model_name):
+        raise NotImplementedError
+
+    @staticmethod
+    def get_model_from_name(model_name, initializer, outputs=None):
+        raise NotImplementedError
+
+    @staticmethod
+    def default_hparams():
+        raise NotImplementedError
+
+
+class DataParallel(_Wrapper, nn.DataParallel):
+    """`torch.nn.DataParallel(module)` that is also a Model (the original's, used when `platform.is_parallel`)."""
+
+    def __init__(self, module: Model):
+        super().__init__(module=module)
+
+
+class DistributedDataParallel(_Wrapper, nn.parallel.DistributedDataParallel):
+    """`torch.nn.parallel.DistributedDataParallel(module, device_ids)` that is also a Model (the original's)."""
+
+    def __init__(self, module: Model, device_ids):
+        super().__init__(module=module, device_ids=device_ids)
+
+
 def init_fn_from(weight_initializer: Callable, batchnorm_initializer: Callable) -> Callable[[nn.Module], None]:
     """`module.apply`-style function: the weight initializer, then the BatchNorm initializer, on each module."""
     def init_fn(module: nn.Module) -> None:

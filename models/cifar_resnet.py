@@ -53,6 +53,7 @@ class Model(base.Model):
     """
 
     name_grammar = 'cifar_resnet_<D>[_<W>] with D = 6n+2 (20, 32, 44, 56, 110, ...) and width W > 0 (default 16)'
+    Block = Block  # The original nests the block class here (`cifar_resnet.Model.Block`).
 
     def __init__(self, plan, initializer, outputs=None):
         super().__init__()

@@ -39,6 +39,7 @@ class Model(base.Model):
     """
 
     name_grammar = 'cifar_vgg_<D> with D in {11, 13, 16, 19}'
+    ConvModule = ConvModule  # The original nests the module class here (`cifar_vgg.Model.ConvModule`).
 
     def __init__(self, plan, initializer, outputs=None):
         super().__init__()

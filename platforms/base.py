@@ -1,8 +1,10 @@
 """Platforms: where results and datasets live, which device trains, and how processes of one job coordinate.
 
-A platform is an explicit object handed to every runner (there is no global "current platform"). The base class
-describes a single process; `rank`, `world_size`, `is_primary_process` and `barrier` are read from the torchrun
-environment so the same code runs under `torchrun --nproc_per_node=N` (see platforms/distributed.py).
+A platform is an explicit object handed to every runner. Code written for the original OpenLTH reaches the platform
+of the running job with `platforms.platform.get_platform()` instead (see platforms/platform.py); `run_job` sets it
+for the job's duration only. The base class describes a single process; `rank`, `world_size`,
+`is_primary_process` and `barrier` are read from the torchrun environment so the same code runs under
+`torchrun --nproc_per_node=N` (see platforms/distributed.py).
 """
 
 import os
@@ -12,6 +14,8 @@ from typing import Optional
 import torch
 
 from foundations.hparams import Hparams
+from foundations.io import torch_load
+from platforms import platform as current
 
 
 def _env_path(variable: str, default: str) -> str:
@@ -88,6 +92,12 @@ class Platform(Hparams):
         return int(os.environ.get('WORLD_SIZE', 1))
 
     @property
+    def is_parallel(self) -> bool:
+        """Whether one process trains on several GPUs with DataParallel (the original's multi-GPU mode). False here:
+        several GPUs run one process each under torchrun (DistributedDataParallel). A subclass may return True."""
+        return False
+
+    @property
     def is_distributed(self) -> bool:
         return self.world_size > 1
 
@@ -118,11 +128,51 @@ class Platform(Hparams):
         """`nccl` when this process trains on a GPU, `gloo` on the CPU."""
         return 'nccl' if self.torch_device.type == 'cuda' else 'gloo'
 
+    # File access (the original's API for code that reads and writes through the platform) ------------------
+
+    @staticmethod
+    def open(file, mode='r'):
+        return open(file, mode)
+
+    @staticmethod
+    def exists(path: str) -> bool:
+        return os.path.exists(path)
+
+    @staticmethod
+    def makedirs(path: str) -> None:
+        os.makedirs(path, exist_ok=True)
+
+    @staticmethod
+    def isdir(path: str) -> bool:
+        return os.path.isdir(path)
+
+    @staticmethod
+    def listdir(path: str):
+        return os.listdir(path)
+
+    @staticmethod
+    def save_model(model, path: str, *args, **kwargs) -> None:
+        """`torch.save(model, path)`."""
+        torch.save(model, path, *args, **kwargs)
+
+    @staticmethod
+    def load_model(path: str, *args, **kwargs):
+        """Load a `.pth` file of plain tensors (weights_only, see foundations/io.py); map_location defaults to CPU."""
+        map_location = kwargs.pop('map_location', args[0] if args else 'cpu')
+        return torch_load(path, map_location=map_location)
+
+    # Jobs -----------------------------------------------------------------------------------------------------
+
     def run_job(self, job) -> None:
-        """Run `job()`; under torchrun (WORLD_SIZE > 1) inside a process group that is torn down afterwards.
+        """Run `job()` with `get_platform()` returning this platform for its duration (reset afterwards, even on
+        error); under torchrun (WORLD_SIZE > 1) inside a process group that is torn down afterwards.
 
         Every process runs the whole job; only the primary one writes files, and `barrier()` keeps them in step.
         """
+        with current.running(self):
+            self._run_job(job)
+
+    def _run_job(self, job) -> None:
         if not self.is_distributed or torch.distributed.is_initialized():
             job()
             return

@@ -42,6 +42,11 @@ class PrunedModel(base.Model):
             self.register_buffer(mask_buffer_name(name), value.to(device=device, dtype=torch.float32))
         self._apply_mask()
 
+    @staticmethod
+    def to_mask_name(name: str) -> str:
+        """The mask buffer's name for a tensor (the original's static method; see `mask_buffer_name`)."""
+        return mask_buffer_name(name)
+
     def _apply_mask(self) -> None:
         with torch.no_grad():
             parameters = dict(self.model.named_parameters())

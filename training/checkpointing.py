@@ -8,6 +8,7 @@ import torch
 from foundations import paths
 from foundations.io import atomic_torch_save, torch_load
 from foundations.step import Step
+from platforms import platform as current_platform
 from training.metric_logger import MetricLogger
 
 
@@ -16,25 +17,36 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, 'module') else model
 
 
-def save_checkpoint_callback(platform):
-    """A callback that writes `checkpoint.pth` atomically (primary process only), then waits for every process.
+def save_checkpoint_callback(output_location, step, model, optimizer, logger, scaler=None, *, platform=None):
+    """The original's checkpoint callback: write `checkpoint.pth` atomically (primary process only), then wait for
+    every process. `platform` None: the running job's (`get_platform()`).
 
     Contents (the original's layout): `ep`, `it` (ints), `model_state_dict` (never `module.`-prefixed),
-    `optimizer_state_dict`, `logger` (the MetricLogger as text), plus `scaler_state_dict` under mixed precision.
+    `optimizer_state_dict`, `logger` (the MetricLogger as text), plus `scaler_state_dict` under mixed precision
+    (the training loop passes `scaler` to callbacks marked `wants_scaler`).
     """
+    platform = current_platform.resolve(platform)
+    if platform.is_primary_process:
+        checkpoint = {
+            'ep': step.ep,
+            'it': step.it,
+            'model_state_dict': unwrap(model).state_dict(),
+            'optimizer_state_dict': optimizer.state_dict(),
+            'logger': str(logger),
+        }
+        if scaler is not None and scaler.is_enabled():
+            checkpoint['scaler_state_dict'] = scaler.state_dict()
+        atomic_torch_save(checkpoint, paths.checkpoint(output_location))
+    platform.barrier()
+
+
+save_checkpoint_callback.wants_scaler = True
+
+
+def checkpoint_saver(platform=None):
+    """`save_checkpoint_callback` bound to `platform` (None: the running job's when it runs)."""
     def save_checkpoint(output_location, step, model, optimizer, logger, scaler=None):
-        if platform.is_primary_process:
-            checkpoint = {
-                'ep': step.ep,
-                'it': step.it,
-                'model_state_dict': unwrap(model).state_dict(),
-                'optimizer_state_dict': optimizer.state_dict(),
-                'logger': str(logger),
-            }
-            if scaler is not None and scaler.is_enabled():
-                checkpoint['scaler_state_dict'] = scaler.state_dict()
-            atomic_torch_save(checkpoint, paths.checkpoint(output_location))
-        platform.barrier()
+        save_checkpoint_callback(output_location, step, model, optimizer, logger, scaler, platform=platform)
     save_checkpoint.wants_scaler = True
     return save_checkpoint
 

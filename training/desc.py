@@ -10,6 +10,7 @@ from foundations.desc import Desc
 from foundations.hparams import DatasetHparams, HparamsError, ModelHparams, TrainingHparams, flag_name
 from foundations.step import Step
 from models import registry as models_registry
+from platforms.platform import get_platform
 from training import optimizers, precision
 
 
@@ -80,8 +81,10 @@ class TrainingDesc(Desc):
         """Width of the output layer: the dataset's number of classes (4 with rotation labels)."""
         return datasets_registry.num_classes(self.dataset_hparams)
 
-    def run_path(self, root: str, replicate: int, experiment: str = 'main') -> str:
-        """`<root>/train_<md5>/replicate_<replicate>/<experiment>`."""
+    def run_path(self, replicate: int, experiment: str = 'main', *, root: Optional[str] = None) -> str:
+        """`<root>/train_<md5>/replicate_<replicate>/<experiment>`; root defaults to the running job's platform
+        root (`get_platform().root`, the original's behaviour)."""
+        root = get_platform().root if root is None else root
         return os.path.join(root, self.hashname, f'replicate_{replicate}', experiment)
 
     @property

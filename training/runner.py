@@ -2,13 +2,14 @@
 
 import argparse
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 from cli import shared_args
 from datasets import registry as datasets_registry
 from foundations import seeds
 from foundations.runner import Runner
 from models import registry as models_registry
+from platforms import platform as current_platform
 from training import train
 from training.desc import TrainingDesc
 
@@ -21,44 +22,51 @@ def banner(title: str, display: str, output_location: str) -> str:
 @dataclass
 class TrainingRunner(Runner):
     """`train`: trains `desc`'s model once into `<root>/train_<md5>/replicate_<replicate>/main` (skipped when
-    done, resumed when interrupted). verbose prints the banner and per-epoch lines."""
+    done, resumed when interrupted). verbose prints the banner and per-epoch lines. The original's fields, then
+    `platform` (None: the running job's)."""
 
     replicate: int
     desc: TrainingDesc
-    platform: object
     verbose: bool = True
     evaluate_every_epoch: bool = True
-    tensorboard: bool = False
+    platform: object = None
+    tensorboard: bool = False  # New in open_lth (--tensorboard): TensorBoard event files beside the logger.
 
     @staticmethod
     def description() -> str:
         return 'Train a model.'
 
     @staticmethod
-    def add_args(parser: argparse.ArgumentParser, argv: List[str]) -> None:
+    def add_args(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> None:
         shared_args.JobArgs.add_args(parser)
         TrainingDesc.add_args(parser, shared_args.maybe_get_default_hparams(argv))
 
     @staticmethod
-    def create_from_args(args: argparse.Namespace, platform) -> 'TrainingRunner':
+    def create_from_args(args: argparse.Namespace, platform=None) -> 'TrainingRunner':
         job = shared_args.JobArgs.create_from_args(args)
         job.validate()
         desc = TrainingDesc.create_from_args(args)
         desc.validate()
-        return TrainingRunner(job.replicate, desc, platform, verbose=not job.quiet,
-                              evaluate_every_epoch=not job.evaluate_only_at_end, tensorboard=job.tensorboard)
+        return TrainingRunner(job.replicate, desc, verbose=not job.quiet,
+                              evaluate_every_epoch=not job.evaluate_only_at_end, platform=platform,
+                              tensorboard=job.tensorboard)
 
     @property
     def output_location(self) -> str:
-        return self.desc.run_path(self.platform.root, self.replicate)
+        return self.desc.run_path(self.replicate, root=self.job_platform.root)
 
     def display_output_location(self) -> None:
         print(self.output_location)
 
     def run(self) -> None:
-        self.desc.check_runnable(self.platform)
+        platform = self.job_platform
+        with current_platform.running(platform):
+            self._run(platform)
+
+    def _run(self, platform) -> None:
+        self.desc.check_runnable(platform)
         location = self.output_location
-        primary = self.platform.is_primary_process
+        primary = platform.is_primary_process
         if self.verbose and primary:
             print(banner(f'Training a Model (Replicate {self.replicate})', self.desc.display, location))
         if train.is_done(location, self.desc.dataset_hparams, self.desc.training_hparams):
@@ -66,12 +74,12 @@ class TrainingRunner(Runner):
                 print(f'Already done: {location} holds the final model and logger; nothing to train.')
             return
 
-        loaders = datasets_registry.LoaderCache(self.platform)
+        loaders = datasets_registry.LoaderCache(platform)
         loaders.load(self.desc.dataset_hparams)
         if primary:
             self.desc.save(location)
         model = models_registry.get(self.desc.model_hparams, outputs=self.desc.train_outputs,
                                     seed=seeds.model_init_seed(self.replicate))
-        train.standard_train(model, location, self.desc.dataset_hparams, self.desc.training_hparams, self.platform,
-                             verbose=self.verbose, evaluate_every_epoch=self.evaluate_every_epoch, loaders=loaders,
-                             tensorboard=self.tensorboard)
+        train.standard_train(model, location, self.desc.dataset_hparams, self.desc.training_hparams,
+                             verbose=self.verbose, evaluate_every_epoch=self.evaluate_every_epoch, platform=platform,
+                             loaders=loaders, tensorboard=self.tensorboard)

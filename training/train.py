@@ -12,22 +12,35 @@ from foundations import paths
 from foundations.hparams import DatasetHparams, TrainingHparams
 from foundations.step import Step
 from models import base
+from platforms import platform as current_platform
 from training import checkpointing, optimizers, precision
 from training.metric_logger import MetricLogger
 from training.standard_callbacks import standard_callbacks
 
 
-def train(training_hparams: TrainingHparams, model: torch.nn.Module, train_loader, output_location: str, platform,
-          callbacks: Sequence = (), start_step: Optional[Step] = None, end_step: Optional[Step] = None,
-          verbose: bool = False) -> None:
+def train(training_hparams: TrainingHparams, model: torch.nn.Module, train_loader, output_location: str,
+          callbacks: Sequence = (), start_step: Optional[Step] = None, end_step: Optional[Step] = None, *,
+          platform=None, verbose: bool = False) -> None:
     """Train `model` on `train_loader` from `start_step` to `end_step` (default: `training_steps`).
 
+    The original's signature (OpenLTH §7.3); `platform` (default: the running job's, `get_platform()`) is keyword
+    only, and `get_platform()` returns it inside the call, so callbacks written for the original see it.
     If `checkpoint.pth` exists in `output_location`, training resumes from it (model, optimizer, logger and step)
     instead of `start_step`. The lr schedule is replayed up to the start step. Each epoch `ep` is shuffled with
     `data_order_seed + ep` (unrepeatable when the seed is None), so a resumed run sees the same batches as an
     uninterrupted one. Callbacks run before each step and once more at the end step, then training returns.
     Steps are counted in iterations (`Step`); a progress bar over iterations shows when verbose on a terminal.
+    `train_loader` is one of ours (datasets/registry.py) or any loader with `iterations_per_epoch` and
+    `shuffle(seed)` that yields (examples, labels) batches (e.g. the original's `datasets.base.DataLoader`).
     """
+    platform = current_platform.resolve(platform)
+    with current_platform.running(platform):
+        _train(training_hparams, model, train_loader, output_location, callbacks, start_step, end_step, platform,
+               verbose)
+
+
+def _train(training_hparams, model, train_loader, output_location, callbacks, start_step, end_step, platform,
+           verbose) -> None:
     if platform.is_primary_process:
         os.makedirs(output_location, exist_ok=True)
 
@@ -42,6 +55,8 @@ def train(training_hparams: TrainingHparams, model: torch.nn.Module, train_loade
     if platform.is_distributed:
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[platform.torch_device] if platform.torch_device.type == 'cuda' else None)
+    elif platform.is_parallel:
+        model = base.DataParallel(model)
 
     restored_step, logger = checkpointing.restore_checkpoint(output_location, model, optimizer, ipe, amp.scaler)
     start = restored_step or start_step or Step.zero(ipe)
@@ -63,7 +78,7 @@ def train(training_hparams: TrainingHparams, model: torch.nn.Module, train_loade
             seed = training_hparams.data_order_seed
             train_loader.shuffle(None if seed is None else seed + ep)
             first_it = start.it if ep == start.ep else 0
-            for it, (examples, labels) in train_loader.batches(start=first_it):
+            for it, (examples, labels) in loader_batches(train_loader, first_it):
                 step = Step.from_epoch(ep, it, ipe)
                 for callback in callbacks:
                     if getattr(callback, 'wants_scaler', False):
@@ -77,14 +92,36 @@ def train(training_hparams: TrainingHparams, model: torch.nn.Module, train_loade
                 optimizer.zero_grad(set_to_none=True)
                 model.train()
                 with amp.autocast():
+                    examples, labels = to_device(examples, labels, platform.torch_device)
                     output = model(base.to_memory_format(examples, memory_format))
-                    loss = local_loss(inner, output, labels, train_loader.global_batch_size(it), platform)
+                    loss = local_loss(inner, output, labels, global_batch_size(train_loader, it, labels, platform),
+                                      platform)
                 amp.backward_and_step(loss, optimizer)
                 lr_schedule.step()
                 progress.update(1)
     finally:
         progress.close()
     platform.barrier()
+
+
+def loader_batches(loader, start: int):
+    """(iteration, (x, y)) for the batches `start`.. of a pass: ours skip to `start` directly; any other iterable
+    loader (the original's DataLoader) is iterated from the beginning, as the original does."""
+    if hasattr(loader, 'batches'):
+        return loader.batches(start=start)
+    return ((it, batch) for it, batch in enumerate(loader) if it >= start)
+
+
+def to_device(examples: torch.Tensor, labels: torch.Tensor, device: torch.device):
+    """A batch on `device` (a no-op for our loaders, whose batches are already there)."""
+    return examples.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+
+
+def global_batch_size(loader, iteration: int, labels: torch.Tensor, platform) -> int:
+    """Examples in global batch `iteration` over all processes (ours know it; otherwise local size x world size)."""
+    if hasattr(loader, 'global_batch_size'):
+        return loader.global_batch_size(iteration)
+    return labels.shape[0] * platform.world_size
 
 
 def local_loss(model, output: torch.Tensor, labels: torch.Tensor, global_batch_size: int, platform) -> torch.Tensor:
@@ -107,17 +144,19 @@ def is_done(output_location: str, dataset_hparams: DatasetHparams, training_hpar
 
 
 def standard_train(model: torch.nn.Module, output_location: str, dataset_hparams: DatasetHparams,
-                   training_hparams: TrainingHparams, platform, start_step: Optional[Step] = None,
-                   verbose: bool = True, evaluate_every_epoch: bool = True, loaders=None,
+                   training_hparams: TrainingHparams, start_step: Optional[Step] = None, verbose: bool = True,
+                   evaluate_every_epoch: bool = True, *, platform=None, loaders=None,
                    tensorboard: bool = False) -> bool:
-    """Train with the standard callbacks unless the run in `output_location` is already done.
+    """Train with the standard callbacks unless the run in `output_location` is already done (OpenLTH §7.7).
 
-    `loaders` (a datasets.registry.LoaderCache) lets several runs of one job share datasets in memory.
-    With `tensorboard`, the logged metrics also go to TensorBoard event files in `output_location` as they are
-    recorded (training/tensorboard.py). Returns True if it trained, False if the run was already done.
+    The original's signature; `platform` (default: the running job's) and `loaders` (a
+    datasets.registry.LoaderCache, so several runs of one job share datasets in memory) are keyword only. With
+    `tensorboard` (keyword, new), the logged metrics also go to TensorBoard event files in `output_location` as
+    they are recorded (training/tensorboard.py). Returns True if it trained, False if the run was already done.
     """
     if is_done(output_location, dataset_hparams, training_hparams):
         return False
+    platform = current_platform.resolve(platform)
     loaders = loaders or datasets_registry.LoaderCache(platform)
     train_loader = loaders.get(dataset_hparams, train=True)
     test_loader = loaders.get(dataset_hparams, train=False)
@@ -125,12 +164,13 @@ def standard_train(model: torch.nn.Module, output_location: str, dataset_hparams
     if train_loader.iterations_per_epoch != expected_ipe:
         raise ValueError(f'The training set has {train_loader.iterations_per_epoch} batches per epoch where '
                          f'{expected_ipe} were expected: is the dataset on disk complete?')
-    callbacks = standard_callbacks(training_hparams, train_loader, test_loader, platform, verbose=verbose,
-                                   start_step=start_step, evaluate_every_epoch=evaluate_every_epoch)
+    callbacks = standard_callbacks(training_hparams, train_loader, test_loader, verbose=verbose,
+                                   start_step=start_step, evaluate_every_epoch=evaluate_every_epoch,
+                                   platform=platform)
     if tensorboard:
         from training.tensorboard import tensorboard_callback
         callbacks = callbacks + [tensorboard_callback(platform, Step.from_str(training_hparams.training_steps,
                                                                               expected_ipe))]
-    train(training_hparams, model, train_loader, output_location, platform, callbacks, start_step=start_step,
-          verbose=verbose)
+    train(training_hparams, model, train_loader, output_location, callbacks, start_step=start_step,
+          platform=platform, verbose=verbose)
     return True

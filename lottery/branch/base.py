@@ -8,21 +8,21 @@ arguments (OpenLTH §3.4), for every level of `--levels` (e.g. `0-2,5-8,12`).
 
 import argparse
 import dataclasses
-import functools
 import inspect
 import os
 import typing
 from dataclasses import dataclass
 from typing import List, Optional
 
-from cli import shared_args
+from cli import arg_utils, shared_args
 from datasets import registry as datasets_registry
-from foundations.desc import Desc
 from foundations.hparams import Hparams, HparamsError
 from foundations.runner import Runner
 from foundations.step import Step
+from lottery.branch.desc import BranchDesc, make_BranchDesc
 from lottery.desc import LotteryDesc
 from models import registry as models_registry
+from platforms import platform as current_platform
 from pruning.mask import Mask
 from training import train
 from training.runner import banner
@@ -88,48 +88,32 @@ def make_branch_hparams(branch_function) -> type:
 
 
 @dataclass
-class BranchDesc(Desc):
-    """The trunk's LotteryDesc and the branch's arguments. Only the arguments are hashed: the trunk is a Desc, not
-    an Hparams, so the branch's folder name does not depend on it (it lives inside the trunk's folder anyway)."""
-
-    lottery_desc: LotteryDesc
-    branch_hparams: Hparams
-    branch_name: str
-
-    def name_prefix(self) -> str:
-        return f'lottery_branch_{self.branch_name}'
-
-    def validate(self) -> None:
-        self.lottery_desc.validate()
-        self.branch_hparams.validate()
-
-    @staticmethod
-    def from_json_dict(data: dict) -> 'BranchDesc':
-        """The Desc saved by `to_json_dict` (`hparams.json` in a branch folder). Raises ValueError/KeyError/TypeError
-        if malformed, and ValueError for a branch that is not registered."""
-        from lottery.branch import registry  # The registry imports the branches, which import this module.
-        values = data['desc']
-        name = values['branch_name']
-        if name not in registry.registered_branches:
-            raise ValueError(f'unknown branch {name!r}')
-        branch_hparams = registry.get(name).hparams_class().from_dict(values['branch_hparams'])
-        return BranchDesc(LotteryDesc.from_json_dict(values['lottery_desc']), branch_hparams, name)
-
-
 class Branch(Runner):
-    """Runs `branch_function` on each requested level of a trunk lottery experiment."""
+    """Runs `branch_function` on each requested level of a trunk lottery experiment.
 
-    def __init__(self, replicate: int, levels: List[int], desc: BranchDesc, platform, verbose: bool = True,
-                 evaluate_every_epoch: bool = True, tensorboard: bool = False):
-        self.replicate = replicate
-        self.levels = levels
-        self.desc = desc
-        self.platform = platform
-        self.verbose = verbose
-        self.evaluate_every_epoch = evaluate_every_epoch
-        self.tensorboard = tensorboard
-        self.level: Optional[int] = None
-        self.loaders = None
+    Fields in the original's order (`replicate, levels, desc, verbose=False, level=None`), then
+    `evaluate_every_epoch` and `platform` (None: the running job's, `get_platform()`). A subclass may be a plain
+    class or a `@dataclass`; defining it builds its `BranchHparams` (one field per `branch_function` parameter;
+    ValueError for a missing or unsupported annotation) and its `BranchDesc` (`make_BranchDesc`), as the
+    original's `__init_subclass__` does.
+    """
+
+    replicate: int
+    levels: List[int]
+    desc: BranchDesc
+    verbose: bool = False
+    level: Optional[int] = None
+    evaluate_every_epoch: bool = True
+    platform: object = None
+    tensorboard: bool = False  # New in open_lth (--tensorboard): TensorBoard event files beside each logger.
+    loaders: object = dataclasses.field(default=None, init=False, repr=False, compare=False)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if 'branch_function' in cls.__dict__:
+            cls.BranchHparams = make_branch_hparams(cls.branch_function)
+            if 'name' in cls.__dict__:
+                cls.BranchDesc = make_BranchDesc(cls.BranchHparams, cls.name())
 
     # To implement ------------------------------------------------------------------------------------------------
 
@@ -150,29 +134,36 @@ class Branch(Runner):
     # Arguments and construction ------------------------------------------------------------------------------
 
     @classmethod
-    @functools.lru_cache(maxsize=None)
     def hparams_class(cls) -> type:
-        return make_branch_hparams(cls.branch_function)
+        """The branch's `BranchHparams` (built when the subclass was defined)."""
+        return cls.BranchHparams
 
     @classmethod
-    def add_args(cls, parser: argparse.ArgumentParser, argv: List[str]) -> None:
+    def add_args(cls, parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> None:
+        argv = arg_utils.current_argv(argv)
         shared_args.JobArgs.add_args(parser)
         LevelArgs.add_args(parser)
-        LotteryDesc.add_args(parser, argv, shared_args.maybe_get_default_hparams(argv))
-        cls.hparams_class().add_args(parser)
+        cls.BranchDesc.add_args(parser, shared_args.maybe_get_default_hparams(argv), argv=argv)
 
     @classmethod
-    def create_from_args(cls, args: argparse.Namespace, platform) -> 'Branch':
+    def create_from_args(cls, args: argparse.Namespace, platform=None) -> 'Branch':
         job = shared_args.JobArgs.create_from_args(args)
         job.validate()
         levels = parse_levels(args.levels)
-        desc = BranchDesc(LotteryDesc.create_from_args(args), cls.hparams_class().create_from_args(args),
-                          cls.name())
+        desc = cls.BranchDesc.create_from_args(args)
         desc.validate()
-        branch = cls(job.replicate, levels, desc, platform, verbose=not job.quiet,
-                     evaluate_every_epoch=not job.evaluate_only_at_end, tensorboard=job.tensorboard)
+        branch = cls(job.replicate, levels, desc, verbose=not job.quiet,
+                     evaluate_every_epoch=not job.evaluate_only_at_end, platform=platform,
+                     tensorboard=job.tensorboard)
         branch.validate_arguments()
         return branch
+
+    @classmethod
+    def create_from_hparams(cls, replicate: int, levels: List[int], lottery_desc: LotteryDesc,
+                            branch_hparams: Hparams, verbose: bool = False, *, platform=None) -> 'Branch':
+        """The branch for programmatic use (the original's helper)."""
+        return cls(replicate, levels, cls.BranchDesc(lottery_desc, branch_hparams), verbose=verbose,
+                   platform=platform)
 
     # Locations ------------------------------------------------------------------------------------------------
 
@@ -190,7 +181,7 @@ class Branch(Runner):
 
     def level_location(self, level) -> str:
         """The trunk's `level_<L>/main`."""
-        return self.lottery_desc.run_path(self.platform.root, self.replicate, level)
+        return self.lottery_desc.run_path(self.replicate, level, root=self.job_platform.root)
 
     @property
     def level_root(self) -> str:
@@ -198,11 +189,13 @@ class Branch(Runner):
 
     @property
     def branch_root(self) -> str:
-        return self.lottery_desc.run_path(self.platform.root, self.replicate, self.level, self.experiment_name)
+        return self.lottery_desc.run_path(self.replicate, self.level, self.experiment_name,
+                                          root=self.job_platform.root)
 
     def display_output_location(self) -> None:
         for level in self.levels:
-            print(self.lottery_desc.run_path(self.platform.root, self.replicate, level, self.experiment_name))
+            print(self.lottery_desc.run_path(self.replicate, level, self.experiment_name,
+                                             root=self.job_platform.root))
 
     # Running --------------------------------------------------------------------------------------------------
 
@@ -218,15 +211,20 @@ class Branch(Runner):
                     f'with the same flags and --levels={max(self.levels)} first')
 
     def run(self) -> None:
-        self.lottery_desc.check_runnable(self.platform)
+        with current_platform.running(self.job_platform):
+            self._run()
+
+    def _run(self) -> None:
+        platform = self.job_platform
+        self.lottery_desc.check_runnable(platform)
         self.check_trunk()
-        self.loaders = datasets_registry.LoaderCache(self.platform)
+        self.loaders = datasets_registry.LoaderCache(platform)
         arguments = {f.name: getattr(self.branch_hparams, f.name) for f in self.branch_hparams.public_fields()}
         for level in self.levels:
             self.level = level
-            if self.platform.is_primary_process:
+            if platform.is_primary_process:
                 self.desc.save_json(self.branch_root)
-            if self.verbose and self.platform.is_primary_process:
+            if self.verbose and platform.is_primary_process:
                 title = f'Branch {self.name()} (Replicate {self.replicate}, Level {level})'
                 display = self.lottery_desc.display + '\n' + self.branch_hparams.display
                 print(banner(title, display, self.branch_root))
@@ -243,9 +241,9 @@ class Branch(Runner):
     def train_branch(self, model, start_step: Step, dataset_hparams=None, training_hparams=None) -> None:
         """Train `model` in the branch folder with the trunk's (or the given) dataset and training hparams."""
         trained = train.standard_train(model, self.branch_root, dataset_hparams or self.lottery_desc.dataset_hparams,
-                                       training_hparams or self.lottery_desc.training_hparams, self.platform,
+                                       training_hparams or self.lottery_desc.training_hparams,
                                        start_step=start_step, verbose=self.verbose,
-                                       evaluate_every_epoch=self.evaluate_every_epoch, loaders=self.loaders,
-                                       tensorboard=self.tensorboard)
-        if not trained and self.verbose and self.platform.is_primary_process:
+                                       evaluate_every_epoch=self.evaluate_every_epoch, platform=self.job_platform,
+                                       loaders=self.loaders, tensorboard=self.tensorboard)
+        if not trained and self.verbose and self.job_platform.is_primary_process:
             print(f'Already done: {self.branch_root} holds the final model and logger; nothing to train.')

@@ -1,7 +1,9 @@
 """The `lottery_branch` subcommand: pick a branch by name, then run it as its own runner."""
 
 import argparse
-from typing import List
+from typing import List, Optional
+
+from cli import arg_utils
 
 from foundations.hparams import HparamsError
 from foundations.runner import Runner
@@ -35,8 +37,10 @@ class BranchRunner(Runner):
         return 'Run a lottery branch.'
 
     @staticmethod
-    def add_args(parser: argparse.ArgumentParser, argv: List[str]) -> None:
-        """Add `branch_name` and the branch's flags; prints the branch chooser and exits 1 without a branch."""
+    def add_args(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> None:
+        """Add `branch_name` and the branch's flags; prints the branch chooser and exits 1 without a branch.
+        argv: default sys.argv."""
+        argv = arg_utils.current_argv(argv)
         branch_name = find_branch_name(argv)
         if branch_name is None:
             print(branch_chooser(argv))
@@ -45,11 +49,11 @@ class BranchRunner(Runner):
         registry.get(branch_name).add_args(parser, argv)
 
     @staticmethod
-    def create_from_args(args: argparse.Namespace, platform) -> 'BranchRunner':
+    def create_from_args(args: argparse.Namespace, platform=None) -> 'BranchRunner':
         if args.branch_name not in registry.registered_branches:
             raise HparamsError(f'argument branch_name: unknown branch {args.branch_name!r}; '
                                f'choose from: {", ".join(sorted(registry.registered_branches))}')
-        return BranchRunner(registry.get(args.branch_name).create_from_args(args, platform))
+        return BranchRunner(registry.get(args.branch_name).create_from_args(args, platform=platform))
 
     def display_output_location(self) -> None:
         self.branch.display_output_location()

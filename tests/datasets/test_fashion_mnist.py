@@ -34,7 +34,7 @@ def test_reads_the_idx_files(results_root, tmp_path):
 def test_registry_loader_normalises_with_fashion_mnist_constants(results_root, tmp_path):
     arrays = write_fashion_mnist(str(tmp_path / 'fashion_mnist' / 'FashionMNIST' / 'raw'), 100, 20)
     platform = make_platform(results_root, tmp_path)
-    loader = registry.get(DatasetHparams('fashion_mnist', 32, subsample_fraction=0.5), platform)
+    loader = registry.get(DatasetHparams('fashion_mnist', 32, subsample_fraction=0.5), platform=platform)
     assert len(loader.dataset) == 50 and len(loader) == 2
     x, y = next(iter(loader))
     keep = np.random.RandomState(1).permutation(100)[:50]

@@ -252,13 +252,13 @@ def test_blur_smooths_the_crop(tmp_path):
 
 def test_registry_builds_an_imagenet_loader(imagenet_platform):
     dataset_hparams = DatasetHparams('imagenet', 4, subsample_fraction=0.5, transformation_seed=2)
-    loader = registry.get(dataset_hparams, imagenet_platform)
+    loader = registry.get(dataset_hparams, platform=imagenet_platform)
     assert isinstance(loader, imagenet.Loader) and loader.augment
     assert len(loader.dataset) == 6 and len(loader) == 2
     assert registry.iterations_per_epoch(dataset_hparams) == 160146  # the official count, whatever is on disk
     x, y = next(iter(loader))
     assert x.shape == (4, 3, 224, 224) and y.shape == (4,)
-    test_loader = registry.get(dataset_hparams, imagenet_platform, train=False)
+    test_loader = registry.get(dataset_hparams, train=False, platform=imagenet_platform)
     assert not test_loader.augment and len(test_loader.dataset) == 6
 
 

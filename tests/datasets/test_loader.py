@@ -20,7 +20,7 @@ def random_images(n, h=32, w=32, c=3, seed=0):
 def make_dataset(n=300, augment=True, seed=0, labels=None):
     """n random 32x32 RGB images; labels default to 0..n-1 so that a batch's labels name its examples."""
     labels = np.arange(n) if labels is None else labels
-    return base.Dataset(random_images(n, seed=seed), labels, n, CIFAR_MEAN, CIFAR_STD, augment=augment)
+    return base.InMemoryDataset(random_images(n, seed=seed), labels, n, CIFAR_MEAN, CIFAR_STD, augment=augment)
 
 
 def coordinate_dataset(n):
@@ -29,7 +29,7 @@ def coordinate_dataset(n):
     rows = torch.arange(1, 33, dtype=torch.uint8).view(32, 1).expand(32, 32)
     columns = torch.arange(1, 33, dtype=torch.uint8).view(1, 32).expand(32, 32)
     image = torch.stack([rows, columns, torch.full((32, 32), 200, dtype=torch.uint8)], dim=-1)
-    return base.Dataset(image.expand(n, 32, 32, 3).contiguous(), np.zeros(n), 10, (0, 0, 0), (1, 1, 1),
+    return base.InMemoryDataset(image.expand(n, 32, 32, 3).contiguous(), np.zeros(n), 10, (0, 0, 0), (1, 1, 1),
                         augment=True)
 
 
@@ -75,7 +75,7 @@ def test_dataset_is_one_uint8_tensor_on_the_device():
 
 
 def test_greyscale_examples_get_a_channel_dimension():
-    dataset = base.Dataset(random_images(10, 28, 28, 1)[..., 0], np.zeros(10), 10, (0.5,), (0.25,))
+    dataset = base.InMemoryDataset(random_images(10, 28, 28, 1)[..., 0], np.zeros(10), 10, (0.5,), (0.25,))
     assert dataset.examples.shape == (10, 1, 28, 28)
     x, _ = next(iter(base.Loader(dataset, 4, train=False)))
     assert x.shape == (4, 1, 28, 28)
@@ -83,9 +83,9 @@ def test_greyscale_examples_get_a_channel_dimension():
 
 def test_dataset_rejects_mismatched_counts_and_non_uint8():
     with pytest.raises(ValueError, match='Different number of examples'):
-        base.Dataset(random_images(10), np.zeros(9), 10, CIFAR_MEAN, CIFAR_STD)
+        base.InMemoryDataset(random_images(10), np.zeros(9), 10, CIFAR_MEAN, CIFAR_STD)
     with pytest.raises(ValueError, match='uint8'):
-        base.Dataset(random_images(10).float(), np.zeros(10), 10, CIFAR_MEAN, CIFAR_STD)
+        base.InMemoryDataset(random_images(10).float(), np.zeros(10), 10, CIFAR_MEAN, CIFAR_STD)
 
 
 def test_unshuffled_order_is_the_dataset_order_and_last_batch_is_partial():
@@ -195,7 +195,7 @@ def test_test_loader_never_augments():
 
 def test_greyscale_normalisation_equals_torchvision_exactly():
     images = random_images(32, 28, 28, 1)
-    dataset = base.Dataset(images[..., 0], np.zeros(32), 10, (0.1307,), (0.3081,))
+    dataset = base.InMemoryDataset(images[..., 0], np.zeros(32), 10, (0.1307,), (0.3081,))
     x, _ = next(iter(base.Loader(dataset, 32, train=False)))
     expected = torch.stack([torchvision_reference(images[i], (0.1307,), (0.3081,)) for i in range(32)])
     assert torch.equal(x, expected)
@@ -205,7 +205,7 @@ def test_crop_and_flip_equals_torchvision_pad_crop_hflip_for_every_offset():
     offsets = torch.tensor([(r, c) for r in range(9) for c in range(9)] * 2)  # (162, 2)
     flips = torch.arange(162) >= 81
     images = random_images(162, seed=3)
-    dataset = base.Dataset(images, np.zeros(162), 10, CIFAR_MEAN, CIFAR_STD, augment=True)
+    dataset = base.InMemoryDataset(images, np.zeros(162), 10, CIFAR_MEAN, CIFAR_STD, augment=True)
     loader = base.Loader(dataset, 162, train=True)
     x, _ = loader.make_batch(torch.arange(162), offsets, flips)
     for i in range(162):

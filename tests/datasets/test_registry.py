@@ -63,8 +63,8 @@ def test_registry_and_loader_agree_on_subsampled_epochs():
 # MNIST through the registry ---------------------------------------------------------------------------------------
 
 def test_mnist_loaders(platform):
-    train = registry.get(hparams('mnist', 128), platform, train=True)
-    test = registry.get(hparams('mnist', 128), platform, train=False)
+    train = registry.get(hparams('mnist', 128), train=True, platform=platform)
+    test = registry.get(hparams('mnist', 128), train=False, platform=platform)
     assert len(train) == train.iterations_per_epoch == 469 == registry.iterations_per_epoch(hparams('mnist', 128))
     assert len(test) == 79
     x, y = next(iter(train))
@@ -75,16 +75,16 @@ def test_mnist_loaders(platform):
 
 def test_subsample_tenth_of_mnist(platform):
     dataset_hparams = hparams('mnist', 128, subsample_fraction=0.1)
-    loader = registry.get(dataset_hparams, platform)
+    loader = registry.get(dataset_hparams, platform=platform)
     assert len(loader.dataset) == 6000
     assert registry.iterations_per_epoch(dataset_hparams) == 47 == len(loader) == len(list(loader))
     assert loader.dataset.labels[:10].tolist() == [3, 2, 7, 8, 2, 3, 5, 2, 8, 9]  # seed None means 0
-    test_loader = registry.get(dataset_hparams, platform, train=False)
+    test_loader = registry.get(dataset_hparams, train=False, platform=platform)
     assert len(test_loader.dataset) == 10000  # subsampling applies to the training set only
 
 
 def test_transformation_seed_drives_subsampling(platform):
-    loader = registry.get(hparams('mnist', 128, subsample_fraction=0.1, transformation_seed=1), platform)
+    loader = registry.get(hparams('mnist', 128, subsample_fraction=0.1, transformation_seed=1), platform=platform)
     assert loader.dataset.labels[:10].tolist() == [2, 1, 5, 0, 6, 0, 8, 9, 5, 5]
 
 
@@ -161,8 +161,8 @@ def test_loader_cache_builds_each_loader_once(platform):
 # CIFAR-10 (a fake copy in the real on-disk format) ----------------------------------------------------------------
 
 def test_cifar10_loaders(cifar_platform):
-    train = registry.get(hparams('cifar10', 50), cifar_platform)
-    test = registry.get(hparams('cifar10', 50), cifar_platform, train=False)
+    train = registry.get(hparams('cifar10', 50), platform=cifar_platform)
+    test = registry.get(hparams('cifar10', 50), train=False, platform=cifar_platform)
     assert len(train) == 1000 == registry.iterations_per_epoch(hparams('cifar10', 50))
     assert len(test) == FAKE_CIFAR_TEST_SIZE // 50
     assert train.augment and not test.augment
@@ -182,8 +182,8 @@ def test_cifar10_reads_the_pickles_in_chw_order(cifar_platform, cifar_root):
 
 
 def test_cifar10_augmentation_switch(cifar_platform):
-    augmented = registry.get(hparams('cifar10', 100), cifar_platform)
-    plain = registry.get(hparams('cifar10', 100, do_not_augment=True), cifar_platform)
+    augmented = registry.get(hparams('cifar10', 100), platform=cifar_platform)
+    plain = registry.get(hparams('cifar10', 100, do_not_augment=True), platform=cifar_platform)
     assert augmented.augment and not plain.augment
     for loader in (augmented, plain):
         loader.shuffle(0)
@@ -198,11 +198,11 @@ def test_cifar10_augmentation_switch(cifar_platform):
 
 
 def test_cifar10_transformations(cifar_platform):
-    subsampled = registry.get(hparams('cifar10', 50, subsample_fraction=0.1), cifar_platform)
+    subsampled = registry.get(hparams('cifar10', 50, subsample_fraction=0.1), platform=cifar_platform)
     assert len(subsampled) == 100 == registry.iterations_per_epoch(hparams('cifar10', 50, subsample_fraction=0.1))
-    random_labels = registry.get(hparams('cifar10', 50, random_labels_fraction=1.0), cifar_platform)
+    random_labels = registry.get(hparams('cifar10', 50, random_labels_fraction=1.0), platform=cifar_platform)
     assert len(random_labels) == 1000
-    rotated = registry.get(hparams('cifar10', 50, unsupervised_labels='rotation'), cifar_platform, train=False)
+    rotated = registry.get(hparams('cifar10', 50, unsupervised_labels='rotation'), train=False, platform=cifar_platform)
     assert int(max(y.max() for _, y in rotated)) == 3
     blurred = registry.get_dataset(hparams('cifar10', 50, blur_factor=2, subsample_fraction=0.01), cifar_platform)
     assert blurred.examples.shape == (500, 3, 32, 32)
@@ -213,14 +213,14 @@ def test_cifar10_missing_without_downloads(results_root, tmp_path):
     platform = Platform(_root=results_root, _dataset_root=str(tmp_path / 'empty'), _device='cpu',
                         _allow_download=False)
     with pytest.raises(DatasetUnavailable) as error:
-        registry.get(hparams('cifar10', 50), platform)
+        registry.get(hparams('cifar10', 50), platform=platform)
     message = str(error.value)
     assert 'cifar-10-batches-py' in message and str(tmp_path / 'empty' / 'cifar10') in message
     assert not (tmp_path / 'empty' / 'cifar10' / 'cifar-10-batches-py').exists()
 
 
 def test_make_loader_hook_defaults_to_the_in_memory_loader(platform):
-    loader = registry.get(hparams('mnist', 1000, subsample_fraction=0.01), platform)
+    loader = registry.get(hparams('mnist', 1000, subsample_fraction=0.01), platform=platform)
     assert type(loader) is base.Loader
     assert loader.device == platform.torch_device and (loader.rank, loader.world_size) == (0, 1)
     copy.deepcopy(loader)  # plain data: no open files or processes

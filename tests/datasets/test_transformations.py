@@ -135,7 +135,7 @@ def test_rotation_is_counter_clockwise_like_pil(mnist_test):
 
 
 def test_rotation_needs_square_images():
-    dataset = base.Dataset(torch.zeros(4, 28, 30, dtype=torch.uint8), np.zeros(4), 10, (0.5,), (0.5,))
+    dataset = base.InMemoryDataset(torch.zeros(4, 28, 30, dtype=torch.uint8), np.zeros(4), 10, (0.5,), (0.5,))
     with pytest.raises(ValueError, match='square'):
         dataset.unsupervised_rotation(0)
 

@@ -42,7 +42,7 @@ def test_train_readme_hash():
                         TrainingHparams('sgd', 0.1, '160ep', momentum=0.9, milestone_steps='80ep,120ep', gamma=0.1,
                                         weight_decay=1e-4))
     assert desc.hashname == 'train_71bc92a970b64a76d7ab7681764b0021'
-    assert desc.run_path('/r', 3) == '/r/train_71bc92a970b64a76d7ab7681764b0021/replicate_3/main'
+    assert desc.run_path(3, root='/r') == '/r/train_71bc92a970b64a76d7ab7681764b0021/replicate_3/main'
 
 
 def test_rewinding_adds_pretraining_entries():
@@ -53,7 +53,8 @@ def test_rewinding_adds_pretraining_entries():
     desc.pretrain_training_hparams = dataclasses.replace(desc.training_hparams, training_steps='500it')
     assert desc.hashname == 'lottery_23b644efaef60c49ca88fc5e37e2595a'
     assert (desc.train_start_step.ep, desc.train_start_step.it) == (1, 109)
-    assert desc.run_path('/r', 1, 'pretrain') == '/r/lottery_23b644efaef60c49ca88fc5e37e2595a/replicate_1/level_pretrain/main'
+    assert desc.run_path(1, 'pretrain', root='/r') == \
+        '/r/lottery_23b644efaef60c49ca88fc5e37e2595a/replicate_1/level_pretrain/main'
 
 
 def test_hparams_log(tmp_path):
@@ -71,7 +72,6 @@ def test_hparams_json_rebuilds_the_desc_and_its_folder_name_exactly(tmp_path):
 
     from analysis.hparams_files import desc_from_json_dict, parse_hparams_log
     from lottery.branch import registry as branch_registry
-    from lottery.branch.base import BranchDesc
     from models import registry
 
     preset = registry.get_default_hparams('mnist_lenet_300_100')
@@ -82,11 +82,12 @@ def test_hparams_json_rebuilds_the_desc_and_its_folder_name_exactly(tmp_path):
                                                                                 training_steps='500it'))
     train = TrainingDesc(preset.model_hparams, dataclasses.replace(preset.dataset_hparams, transformation_seed=0),
                          preset.training_hparams)
-    retrain = branch_registry.get('retrain').hparams_class()(
+    retrain, prune = branch_registry.get('retrain'), branch_registry.get('randomly_prune')
+    retrain_hparams = retrain.hparams_class()(
         retrain_d=DatasetHparams('mnist', 64), retrain_t=TrainingHparams('adam', 0.001, '2ep', momentum=0.5))
-    prune = branch_registry.get('randomly_prune').hparams_class()(seed=0, strategy='global')
-    descs = [seeded, rewound, train, BranchDesc(rewound, retrain, 'retrain'), BranchDesc(seeded, prune,
-                                                                                          'randomly_prune')]
+    prune_hparams = prune.hparams_class()(seed=0, strategy='global')
+    descs = [seeded, rewound, train, retrain.BranchDesc(rewound, retrain_hparams),
+             prune.BranchDesc(seeded, prune_hparams)]
     for i, desc in enumerate(descs):
         folder = str(tmp_path / str(i))
         desc.save_json(folder)

@@ -26,7 +26,7 @@ def test_restore_is_exact(platform, tmp_path):
     logger = MetricLogger()
     logger.add('test_accuracy', Step(13, 400), 0.25)
     step = Step.from_epoch(13, 27, 400)
-    checkpointing.save_checkpoint_callback(platform)(str(tmp_path), step, model, optimizer, logger)
+    checkpointing.save_checkpoint_callback(str(tmp_path), step, model, optimizer, logger, platform=platform)
 
     fresh = registry.get(MODEL, seed=2)
     fresh_optimizer = optimizers.get_optimizer(TRAINING, fresh)

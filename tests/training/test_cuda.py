@@ -27,7 +27,7 @@ def cuda_platform(results_root, dataset_root):
 
 def test_default_device_is_cuda_and_batches_live_there(cuda_platform):
     assert cuda_platform.torch_device.type == 'cuda'
-    loader = datasets_registry.get(DATASET, cuda_platform)
+    loader = datasets_registry.get(DATASET, platform=cuda_platform)
     x, y = next(iter(loader))
     assert x.is_cuda and y.is_cuda and x.dtype == torch.float32
 
@@ -36,14 +36,14 @@ def test_default_device_is_cuda_and_batches_live_there(cuda_platform):
 def test_training_on_cuda_with_and_without_fp16(cuda_platform, tmp_path, fp16):
     hparams = TrainingHparams('sgd', 0.1, '1ep', data_order_seed=0, apex_fp16=fp16)
     precision.validate(hparams, cuda_platform.torch_device)
-    loader = datasets_registry.get(DATASET, cuda_platform)
+    loader = datasets_registry.get(DATASET, platform=cuda_platform)
     model = models_registry.get(MODEL, seed=0)
     mask = Mask.ones_like(model)
     mask['fc_layers.0.weight'][:, ::2] = 0
     pruned = PrunedModel(model, mask)
-    train.train(hparams, pruned, loader, str(tmp_path), cuda_platform, end_step=Step(40, 47))
+    train.train(hparams, pruned, loader, str(tmp_path), end_step=Step(40, 47), platform=cuda_platform)
     assert next(pruned.parameters()).is_cuda
-    loss, accuracy, count = evaluate(pruned, datasets_registry.get(DATASET, cuda_platform, train=False),
+    loss, accuracy, count = evaluate(pruned, datasets_registry.get(DATASET, train=False, platform=cuda_platform),
                                      cuda_platform)
     assert count == 10000 and accuracy > 0.8 and loss == loss
     assert model.fc_layers[0].weight[:, ::2].abs().sum().item() == 0
@@ -51,9 +51,9 @@ def test_training_on_cuda_with_and_without_fp16(cuda_platform, tmp_path, fp16):
 
 def test_fp16_checkpoint_keeps_the_loss_scale(cuda_platform, tmp_path):
     hparams = TrainingHparams('sgd', 0.1, '2ep', data_order_seed=0, apex_fp16=True)
-    loader = datasets_registry.get(DATASET, cuda_platform)
-    callbacks = [run_every_epoch(checkpointing.save_checkpoint_callback(cuda_platform))]
-    train.train(hparams, models_registry.get(MODEL, seed=0), loader, str(tmp_path), cuda_platform, callbacks,
-                end_step=Step(48, 47))
+    loader = datasets_registry.get(DATASET, platform=cuda_platform)
+    callbacks = [run_every_epoch(checkpointing.checkpoint_saver(cuda_platform))]
+    train.train(hparams, models_registry.get(MODEL, seed=0), loader, str(tmp_path), callbacks,
+                end_step=Step(48, 47), platform=cuda_platform)
     checkpoint = torch.load(tmp_path / 'checkpoint.pth', weights_only=True)
     assert 'scaler_state_dict' in checkpoint and checkpoint['scaler_state_dict']['scale'] > 0

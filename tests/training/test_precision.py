@@ -28,7 +28,7 @@ def test_validation():
 
 
 def test_bfloat16_training_on_the_cpu(platform, tmp_path):
-    loader = datasets_registry.get(DatasetHparams('mnist', 60, subsample_fraction=0.01), platform)
+    loader = datasets_registry.get(DatasetHparams('mnist', 60, subsample_fraction=0.01), platform=platform)
     model = models_registry.get(ModelHparams('mnist_lenet_20_10', 'kaiming_normal', 'uniform'), seed=0)
     before = model.fc.weight.clone()
     hparams = TrainingHparams('sgd', 0.1, '1ep', apex_fp16=True, amp_dtype='bfloat16', data_order_seed=0)
@@ -36,6 +36,6 @@ def test_bfloat16_training_on_the_cpu(platform, tmp_path):
     assert amp.dtype == torch.bfloat16 and not amp.scaler.is_enabled()
     with amp.autocast():
         assert model(next(iter(loader))[0]).dtype == torch.bfloat16
-    train.train(hparams, model, loader, str(tmp_path), platform, end_step=Step(5, 10))
+    train.train(hparams, model, loader, str(tmp_path), end_step=Step(5, 10), platform=platform)
     assert model.fc.weight.dtype == torch.float32 and not torch.equal(model.fc.weight, before)
     assert torch.isfinite(model.fc.weight).all()

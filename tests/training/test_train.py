@@ -21,7 +21,7 @@ MODEL = ModelHparams('mnist_lenet_10_10', 'kaiming_normal', 'uniform')
 
 @pytest.fixture
 def loader(platform):
-    return datasets_registry.get(DATASET, platform, train=True)
+    return datasets_registry.get(DATASET, train=True, platform=platform)
 
 
 class Recorder:
@@ -59,9 +59,9 @@ def test_callback_counts_and_lr(platform, loader, tmp_path, start, end, calls, l
     recorder = Recorder()
     ipe = loader.iterations_per_epoch
     assert ipe == 12
-    train.train(TRAINING, model, loader, str(tmp_path), platform, [recorder],
+    train.train(TRAINING, model, loader, str(tmp_path), [recorder],
                 start_step=Step.from_epoch(*start, ipe) if start else None,
-                end_step=Step.from_epoch(*end, ipe) if end else None)
+                end_step=Step.from_epoch(*end, ipe) if end else None, platform=platform)
     assert recorder.calls == calls
     assert recorder.last_step == last
     if lr is not None:
@@ -74,7 +74,7 @@ def test_data_order_seed_reproduces_weights(platform, loader, tmp_path):
     def run(seed, end, folder):
         model = models_registry.get(MODEL, seed=1)
         hparams = TrainingHparams('sgd', 0.1, '3ep', data_order_seed=seed)
-        train.train(hparams, model, loader, str(tmp_path / folder), platform, [], end_step=Step(end, 12))
+        train.train(hparams, model, loader, str(tmp_path / folder), [], end_step=Step(end, 12), platform=platform)
         return state(model)
 
     a, b = run(0, 20, 'a'), run(0, 20, 'b')
@@ -86,11 +86,11 @@ def test_data_order_seed_reproduces_weights(platform, loader, tmp_path):
 
 
 def test_standard_callbacks_end_to_end(platform, loader, tmp_path):
-    test_loader = datasets_registry.get(DATASET, platform, train=False)
+    test_loader = datasets_registry.get(DATASET, train=False, platform=platform)
     model = models_registry.get(MODEL, seed=2)
     initial = state(model)
-    callbacks = standard_callbacks(TRAINING, loader, test_loader, platform, eval_on_train=True, verbose=False)
-    train.train(TRAINING, model, loader, str(tmp_path), platform, callbacks)
+    callbacks = standard_callbacks(TRAINING, loader, test_loader, eval_on_train=True, verbose=False, platform=platform)
+    train.train(TRAINING, model, loader, str(tmp_path), callbacks, platform=platform)
 
     saved_start = torch.load(tmp_path / 'model_ep0_it0.pth')
     saved_end = torch.load(tmp_path / 'model_ep3_it0.pth')
@@ -105,11 +105,11 @@ def test_standard_callbacks_end_to_end(platform, loader, tmp_path):
 
 
 def test_first_step_writes_start_model_and_checkpoint_only(platform, loader, tmp_path):
-    test_loader = datasets_registry.get(DATASET, platform, train=False)
+    test_loader = datasets_registry.get(DATASET, train=False, platform=platform)
     model = models_registry.get(MODEL, seed=2)
     initial = state(model)
-    callbacks = standard_callbacks(TRAINING, loader, test_loader, platform, verbose=False)
-    train.train(TRAINING, model, loader, str(tmp_path), platform, callbacks, end_step=Step(1, 12))
+    callbacks = standard_callbacks(TRAINING, loader, test_loader, verbose=False, platform=platform)
+    train.train(TRAINING, model, loader, str(tmp_path), callbacks, end_step=Step(1, 12), platform=platform)
     assert all(torch.equal(torch.load(tmp_path / 'model_ep0_it0.pth')[k], initial[k]) for k in initial)
     assert os.path.exists(tmp_path / 'checkpoint.pth')
     assert not os.path.exists(tmp_path / 'logger')
@@ -117,32 +117,32 @@ def test_first_step_writes_start_model_and_checkpoint_only(platform, loader, tmp
 
 def test_resume_from_checkpoint(platform, loader, tmp_path):
     """Train to (1, 1); a second call restores the (1, 0) checkpoint, so an extra callback fires exactly twice."""
-    test_loader = datasets_registry.get(DATASET, platform, train=False)
+    test_loader = datasets_registry.get(DATASET, train=False, platform=platform)
     model = models_registry.get(MODEL, seed=2)
-    callbacks = standard_callbacks(TRAINING, loader, test_loader, platform, verbose=False)
+    callbacks = standard_callbacks(TRAINING, loader, test_loader, verbose=False, platform=platform)
     end = Step.from_epoch(1, 1, 12)
-    train.train(TRAINING, model, loader, str(tmp_path), platform, callbacks, end_step=end)
+    train.train(TRAINING, model, loader, str(tmp_path), callbacks, end_step=end, platform=platform)
     recorder = Recorder()
-    train.train(TRAINING, models_registry.get(MODEL, seed=3), loader, str(tmp_path), platform,
-                callbacks + [recorder], end_step=end)
+    train.train(TRAINING, models_registry.get(MODEL, seed=3), loader, str(tmp_path),
+                callbacks + [recorder], end_step=end, platform=platform)
     assert recorder.calls == 2
 
 
 def test_resumed_run_equals_uninterrupted(platform, loader, tmp_path):
     """Stopping mid-epoch and resuming from the checkpoint gives bit-identical weights and logger."""
-    test_loader = datasets_registry.get(DATASET, platform, train=False)
+    test_loader = datasets_registry.get(DATASET, train=False, platform=platform)
     hparams = TrainingHparams('sgd', 0.1, '2ep', data_order_seed=7, momentum=0.9)
 
     def callbacks():
-        return standard_callbacks(hparams, loader, test_loader, platform, verbose=False)
+        return standard_callbacks(hparams, loader, test_loader, verbose=False, platform=platform)
 
     whole = models_registry.get(MODEL, seed=4)
-    train.train(hparams, whole, loader, str(tmp_path / 'whole'), platform, callbacks())
+    train.train(hparams, whole, loader, str(tmp_path / 'whole'), callbacks(), platform=platform)
 
     part = models_registry.get(MODEL, seed=4)
-    train.train(hparams, part, loader, str(tmp_path / 'part'), platform, callbacks(), end_step=Step(17, 12))
+    train.train(hparams, part, loader, str(tmp_path / 'part'), callbacks(), end_step=Step(17, 12), platform=platform)
     resumed = models_registry.get(MODEL, seed=99)  # Different weights: everything must come from the checkpoint.
-    train.train(hparams, resumed, loader, str(tmp_path / 'part'), platform, callbacks())
+    train.train(hparams, resumed, loader, str(tmp_path / 'part'), callbacks(), platform=platform)
 
     assert all(torch.equal(whole.state_dict()[k], v) for k, v in resumed.state_dict().items())
     assert (tmp_path / 'whole' / 'logger').read_text() == (tmp_path / 'part' / 'logger').read_text()
