@@ -36,9 +36,9 @@ def title_of(experiment: results.Experiment) -> str:
             f'{len(replicates)} replicate{"s" if len(replicates) != 1 else ""}')
 
 
-def build(experiment_path: str) -> Report:
-    """Read the experiment and compute everything `report` prints and writes. Raises ResultsError when no run
-    of it is finished."""
+def build(experiment_path: str, all_layers: bool = False) -> Report:
+    """Read the experiment and compute everything `report` prints and writes: per-layer densities of main's masks,
+    and with `all_layers` of the branches' masks too. Raises ResultsError when no run of it is finished."""
     from analysis import tables
     experiment = results.load(experiment_path, keep_entries=True)
     runs = tables.runs_frame(experiment)
@@ -48,7 +48,9 @@ def build(experiment_path: str) -> Report:
         raise ResultsError(f'argument --experiment: {experiment.name} has no finished run yet ({partial} still '
                            f'training or interrupted, {damaged} damaged); nothing to report')
     summary = tables.summary_frame(runs)
-    layers = tables.layer_densities(experiment) if experiment.kind == 'lottery' else None
+    layers = None
+    if experiment.kind == 'lottery':
+        layers = tables.layer_densities(experiment, folders=None if all_layers else {MAIN})
     table = tables.format_table(experiment, summary, tables.partial_counts(experiment))
     layers_table = tables.format_layers(layers) if layers is not None else ''
     return Report(experiment, runs, summary, layers, table, layers_table, tables.problems(experiment),

@@ -86,7 +86,9 @@ class ReportRunner(Runner):
         group = parser.add_argument_group('Report Arguments', 'Which experiment to report on, and what to show.')
         group.add_argument('--experiment', type=str, default=None, help=EXPERIMENT_HELP)
         group.add_argument('--layers', action='store_true',
-                           help='Also print the density of each prunable tensor at each level (from mask.pth).')
+                           help='Also print the density of each prunable tensor at each level (from mask.pth), '
+                                'for main and for each branch whose masks differ (layers.csv then has the branches '
+                                'too).')
         argv = arg_utils.current_argv(argv)
         if arg_utils.maybe_get_arg('experiment', argv=argv) is not None:
             return
@@ -128,6 +130,6 @@ class ReportRunner(Runner):
 
     def run(self) -> None:
         from analysis import report
-        built = report.build(self.experiment_path())
+        built = report.build(self.experiment_path(), all_layers=self.show_layers)
         written = report.write(built)
         print_lines([report.render_stdout(built, written, self.show_layers)])
