@@ -63,8 +63,9 @@ def accuracy_vs_sparsity(summary: pd.DataFrame, labels: Dict[str, str], title: s
     ax.set_xticklabels([f'{t:.3g}' for t in ticks])
     ax.set_xlabel('Percent of weights remaining (log scale)')
     ax.set_ylabel('Test accuracy at the end of training (%)')
-    ax.set_title(_wrap(title) + '\nmean over replicates; error bars: one sample standard deviation',
-                 fontsize=9)
+    bars = ('error bars: one sample standard deviation' if (accuracy['n'] > 1).any()
+            else 'one replicate: no error bars')
+    ax.set_title(_wrap(title) + f'\nmean over replicates; {bars}', fontsize=9)
     ax.grid(True, which='major', alpha=0.3)
     ax.legend(fontsize=8, loc='best')
     fig.tight_layout()
