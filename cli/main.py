@@ -2,7 +2,8 @@
 
 This is the only module that reads `sys.argv`. Exit statuses follow the original: 1 for the command chooser and an
 invalid platform, 2 for errors in the flags (argparse's own, or our one-line `open_lth.py: error: ...` for values
-that cannot run), 0 after `--display_output_location` or a finished job.
+that cannot run), 0 after `--display_output_location` or a finished job. A file or folder the job cannot use (a
+damaged or unsafe result file, a damaged dataset, an unusable folder, a full disk) is also one line and status 2.
 """
 
 import argparse
@@ -12,6 +13,7 @@ from typing import List, Optional
 from cli import arg_utils, runner_registry
 from datasets.errors import DatasetUnavailable
 from foundations.hparams import HparamsError
+from foundations.io import FileProblem
 from platforms import registry as platforms_registry
 
 PROGRAM = 'open_lth.py'
@@ -73,8 +75,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.display_output_location:
             platform.run_job(runner.display_output_location)
             return 0
+        platform.check_folders()
         platform.run_job(runner.run)
-    except (HparamsError, DatasetUnavailable) as e:
+    except (HparamsError, DatasetUnavailable, FileProblem) as e:
         return error_exit(str(e))
     except SystemExit as e:  # argparse: --help (0) or a flag error (2), already printed.
         return e.code if isinstance(e.code, int) else 2

@@ -3,8 +3,9 @@
 Read with torchvision's CIFAR10 class from `<dataset_root>/cifar10/cifar-10-batches-py/` (the python version of the
 dataset, as the original OpenLTH stores it). CIFAR-10 cannot be shipped with this repository: when the folder is
 missing it is downloaded with torchvision if the platform allows it, and otherwise the run stops with a message
-saying where to put it. Normalisation uses the ImageNet mean and std, as the original does; training augmentation is
-a random crop with 4 pixels of zero padding and a random horizontal flip.
+saying where to put it. The files are checked (images per file, rows of 3,072 bytes, one label per image) before any
+result is written; a damaged file is named in one line. Normalisation uses the ImageNet mean and std, as the
+original does; training augmentation is a random crop with 4 pixels of zero padding and a random horizontal flip.
 """
 
 import contextlib
@@ -16,12 +17,15 @@ import torchvision
 
 from datasets import base
 from datasets.errors import DatasetUnavailable
+from foundations.io import DamagedFile
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 NUM_TRAIN_EXAMPLES = 50000
 NUM_TEST_EXAMPLES = 10000
 NUM_CLASSES = 10
+IMAGES_PER_TRAINING_FILE = 10000
+SOURCE = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
 
 
 class _CIFAR10(torchvision.datasets.CIFAR10):
@@ -60,15 +64,59 @@ def ensure_available(platform) -> None:
     platform.barrier()
     if not probe._check_integrity():
         raise DatasetUnavailable(
-            f'CIFAR-10 not found: put the python version of CIFAR-10 (the folder cifar-10-batches-py from '
-            f'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz) at '
-            f'{os.path.join(root, "cifar-10-batches-py")}, or set OPEN_LTH_DATASET_ROOT to a folder that holds '
+            f'CIFAR-10 not found: {where_to_put(platform)}, or set OPEN_LTH_DATASET_ROOT to a folder that holds '
             f'cifar10/cifar-10-batches-py')
+
+
+def where_to_put(platform) -> str:
+    """The instruction for installing CIFAR-10 by hand, with this platform's folder."""
+    return (f'put the python version of CIFAR-10 (the folder cifar-10-batches-py from {SOURCE}) at '
+            f'{os.path.join(folder(platform), "cifar-10-batches-py")}')
+
+
+def check_file(path: str, training: bool, fix: str) -> None:
+    """Raise DamagedFile unless `path` is a CIFAR-10 batch: a pickle of {'data': (n, 3072) uint8, 'labels': n
+    ints}, with n = 10,000 for a training file and n >= 1 for the test file."""
+    try:
+        with open(path, 'rb') as f:
+            entry = pickle.load(f, encoding='latin1')
+        data, labels = entry['data'], entry.get('labels', entry.get('fine_labels'))
+        n = len(data)
+        ok = getattr(data, 'shape', None) == (n, 3072) and labels is not None and len(labels) == n
+    except Exception:  # noqa: BLE001 - whatever a damaged pickle raises, the file is damaged
+        raise DamagedFile(path, 'it is not a CIFAR-10 batch file (truncated or another file)', fix) from None
+    if not ok:
+        raise DamagedFile(path, 'it is not a CIFAR-10 batch file (wrong image or label layout)', fix)
+    if training and n != IMAGES_PER_TRAINING_FILE:
+        raise DamagedFile(path, f'it holds {n} images where CIFAR-10 has {IMAGES_PER_TRAINING_FILE} per file', fix)
+    if n == 0:
+        raise DamagedFile(path, 'it holds no images', fix)
+
+
+def _check_files(platform, train: bool) -> None:
+    """Raise DamagedFile naming the first damaged file of the split (read only when the split did not load)."""
+    fix = f'replace the whole folder: {where_to_put(platform)}'
+    base_folder = os.path.join(folder(platform), _CIFAR10.base_folder)
+    for name, _ in (_CIFAR10.train_list if train else _CIFAR10.test_list):
+        check_file(os.path.join(base_folder, name), train, fix)
+    meta = os.path.join(base_folder, _CIFAR10.meta['filename'])
+    try:
+        with open(meta, 'rb') as f:
+            pickle.load(f, encoding='latin1')[_CIFAR10.meta['key']]
+    except Exception:  # noqa: BLE001
+        raise DamagedFile(meta, 'it is not the CIFAR-10 class list (truncated or another file)', fix) from None
 
 
 def _load(platform, train: bool, augment: bool) -> base.InMemoryDataset:
     ensure_available(platform)
-    data = _CIFAR10(root=folder(platform), train=train, download=False)
+    try:
+        data = _CIFAR10(root=folder(platform), train=train, download=False)
+    except Exception:  # noqa: BLE001 - torchvision's reader fails in many ways on a damaged file: find which
+        _check_files(platform, train)
+        raise
+    expected = NUM_TRAIN_EXAMPLES if train else None
+    if len(data.data) == 0 or (expected is not None and len(data.data) != expected):
+        _check_files(platform, train)
     examples = torch.from_numpy(data.data)  # (N, 32, 32, 3) uint8
     return base.InMemoryDataset(examples, data.targets, NUM_CLASSES, MEAN, STD, augment=augment)
 

@@ -3,16 +3,21 @@
 Read with `torchvision.datasets.MNIST` from `<dataset_root>/mnist/MNIST/raw/` (the layout torchvision and the original
 OpenLTH use). When those files are missing, the copy embedded in this repository (`datasets/embedded/mnist/`, the
 official files gzip-compressed) is decompressed there after checking each file's official MD5: no network needed.
+
+Before anything is read, each file's size is checked against the official one, and its MD5 too unless a previous
+check recorded the same size and modification time in `.open_lth_md5_verified.json` beside it (so the MD5 is
+computed once per file, not at every start).
 """
 
 import gzip
 import hashlib
+import json
 import os
 
 import torchvision
 
 from datasets import base
-from foundations.io import atomic_write_bytes
+from foundations.io import DamagedFile, FileProblem, atomic_write_bytes, atomic_write_text
 
 EMBEDDED_FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'embedded', 'mnist')
 
@@ -23,6 +28,14 @@ OFFICIAL_MD5 = {
     't10k-images-idx3-ubyte': '2646ac647ad5339dbf082846283269ea',
     't10k-labels-idx1-ubyte': '27ae3e4e09519cfbb04c329615203637',
 }
+OFFICIAL_SIZE = {  # bytes: a 16-byte (images) or 8-byte (labels) IDX header, then one byte per pixel or label
+    'train-images-idx3-ubyte': 47040016,
+    'train-labels-idx1-ubyte': 60008,
+    't10k-images-idx3-ubyte': 7840016,
+    't10k-labels-idx1-ubyte': 10008,
+}
+VERDICTS = '.open_lth_md5_verified.json'
+REINSTALL = 'delete it and run the same command again to reinstall the embedded MNIST'
 
 MEAN = (0.1307,)
 STD = (0.3081,)
@@ -53,8 +66,53 @@ def install_embedded_copy(dataset_root: str) -> None:
         atomic_write_bytes(target, data)
 
 
+def _read_verdicts(folder: str) -> dict:
+    try:
+        with open(os.path.join(folder, VERDICTS)) as f:
+            verdicts = json.load(f)
+        return verdicts if isinstance(verdicts, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _md5(path: str) -> str:
+    digest = hashlib.md5()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 22), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_installed(dataset_root: str) -> None:
+    """Raise DamagedFile naming the first MNIST file in the raw folder that is not the official one: a wrong size
+    (truncated, or another dataset), or a wrong MD5. MD5 verdicts are remembered by (size, modification time) in
+    `.open_lth_md5_verified.json` (not written when the folder is read-only: then the MD5 is computed each time)."""
+    folder = raw_folder(dataset_root)
+    verdicts = _read_verdicts(folder)
+    changed = False
+    for name, md5 in OFFICIAL_MD5.items():
+        path = os.path.join(folder, name)
+        stat = os.stat(path)
+        if stat.st_size != OFFICIAL_SIZE[name]:
+            raise DamagedFile(path, f'it has {stat.st_size} bytes where the official MNIST file has '
+                                    f'{OFFICIAL_SIZE[name]}', REINSTALL)
+        stamp = [stat.st_size, stat.st_mtime_ns]
+        if verdicts.get(name) == stamp:
+            continue
+        if _md5(path) != md5:
+            raise DamagedFile(path, "its MD5 is not the official MNIST file's", REINSTALL)
+        verdicts[name] = stamp
+        changed = True
+    if changed:
+        try:
+            atomic_write_text(os.path.join(folder, VERDICTS), json.dumps(verdicts))
+        except FileProblem:
+            pass  # A read-only dataset folder: check again next time.
+
+
 def _load(platform, train: bool) -> base.InMemoryDataset:
     install_embedded_copy(platform.dataset_root)
+    check_installed(platform.dataset_root)
     data = torchvision.datasets.MNIST(root=os.path.join(platform.dataset_root, 'mnist'), train=train, download=False)
     return base.InMemoryDataset(data.data, data.targets, NUM_CLASSES, MEAN, STD, augment=False)
 

@@ -4,11 +4,12 @@ import abc
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 
 from foundations import paths
 from foundations.hparams import Hparams
-from foundations.io import atomic_write_text
+from foundations.io import DamagedFile, atomic_write_text
 
 
 @dataclass
@@ -52,12 +53,33 @@ class Desc(abc.ABC):
         """The flag prefix of a bundle (`pretrain` for pretraining bundles); None for unprefixed flags."""
         return None
 
+    @property
+    def hparams_log(self) -> str:
+        """The text of `hparams.log`: each bundle's display, sorted by field name, joined by newlines (no final
+        newline)."""
+        return '\n'.join(self.field_display(name) for name, _ in self.hparams_fields())
+
+    def check_saved(self, output_location: str) -> bool:
+        """Whether `hparams.log` is already in `output_location`; raises DamagedFile if it is there but is not
+        exactly this description's (damaged, or edited by hand): the folder name promises these hyperparameters."""
+        path = paths.hparams(output_location)
+        if not os.path.exists(path):
+            return False
+        with open(path, 'rb') as f:
+            if f.read() != self.hparams_log.encode('utf-8'):
+                raise DamagedFile(path, 'it does not match the hyperparameters of this run (damaged or edited)')
+        return True
+
     def save(self, output_location: str) -> None:
-        """Write `hparams.log`: each bundle's display, sorted by field name, joined by newlines (no final newline);
-        then `hparams.json` (see `save_json`)."""
-        text = '\n'.join(self.field_display(name) for name, _ in self.hparams_fields())
-        atomic_write_text(paths.hparams(output_location), text)
-        self.save_json(output_location)
+        """Write `hparams.log` unless the same file is already there (a rerun never rewrites it), then `hparams.json`
+        unless there is one (see `save_json`).
+
+        Raises DamagedFile if a different `hparams.log` is there (see `check_saved`); it is never overwritten.
+        """
+        if not self.check_saved(output_location):
+            atomic_write_text(paths.hparams(output_location), self.hparams_log)
+        if not os.path.exists(paths.hparams_json(output_location)):
+            self.save_json(output_location)
 
     def to_json_dict(self) -> dict:
         """Everything that identifies this experiment, defaults included: {'kind': the name prefix, 'hashname',

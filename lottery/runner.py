@@ -7,7 +7,6 @@ rewinding) and trains again. Every phase is skipped when its files exist, so rer
 """
 
 import argparse
-import json
 import os
 from dataclasses import dataclass
 from typing import List, Optional
@@ -16,6 +15,7 @@ from cli import shared_args
 from datasets import registry as datasets_registry
 from foundations import paths, seeds
 from foundations.hparams import HparamsError
+from foundations.io import DamagedFile
 from foundations.runner import Runner
 from lottery.desc import LotteryDesc
 from models import registry as models_registry
@@ -133,7 +133,7 @@ class LotteryRunner(Runner):
     def _pretrain(self) -> bool:
         """Train the pretraining phase in level_pretrain/main; returns whether anything was trained."""
         location = self.location('pretrain')
-        if models_registry.exists(location, self.desc.pretrain_end_step):
+        if train.is_done(location, self.desc.pretrain_dataset_hparams, self.desc.pretrain_training_hparams):
             return False
         if self.job_platform.is_primary_process:
             self.desc.save_json(location)
@@ -183,7 +183,8 @@ class LotteryRunner(Runner):
         model = models_registry.load(self.location(0), self.desc.train_start_step, self.desc.model_hparams,
                                      outputs=self.desc.train_outputs, seed=0)
         pruned_model = PrunedModel(model, Mask.load(location))
-        if self.job_platform.is_primary_process:
+        start = self.desc.train_start_step
+        if self.job_platform.is_primary_process and not models_registry.exists(location, start):
             pruned_model.save(location, self.desc.train_start_step)
         self._print(header(f'Pruning Level {level}'))
         return train.standard_train(pruned_model, location, self.desc.dataset_hparams, self.desc.training_hparams,
@@ -193,19 +194,30 @@ class LotteryRunner(Runner):
 
 
 def summary(desc: LotteryDesc, root: str, replicate: int, levels: int) -> str:
-    """A table of every level: % of prunable weights remaining and the final test accuracy (from the files)."""
+    """A table of every level: % of prunable weights remaining and the final test accuracy (from the files).
+
+    A level whose sparsity report or logger is damaged or missing shows `damaged: <file>` or `missing: <file>`
+    in its row instead of numbers; the table is always printed whole.
+    """
     lines = ['=' * 82, f'Lottery Ticket Results (Replicate {replicate})', '-' * 82,
              f'{"level":>5}  {"remaining":>10}  {"test accuracy":>13}  location']
     end = desc.train_end_step.iteration
     for level in range(levels + 1):
         location = desc.run_path(replicate, level, root=root)
-        with open(paths.sparsity_report(location)) as f:
-            report = json.load(f)
-        accuracy = None
-        if MetricLogger.exists(location):
-            accuracy = dict(MetricLogger.create_from_file(location).get_data('test_accuracy')).get(end)
+        where = os.path.relpath(location, root)
+        try:
+            report = Mask.load_sparsity_report(location)
+            accuracy = None
+            if MetricLogger.exists(location):  # Written once, at the end of the level's training.
+                MetricLogger.check_finished(location, end)
+                accuracy = dict(MetricLogger.create_from_file(location).get_data('test_accuracy')).get(end)
+        except DamagedFile as e:
+            lines.append(f'{level:>5}  {"damaged: " + os.path.basename(e.path):>25}  {where}')
+            continue
+        except FileNotFoundError as e:
+            lines.append(f'{level:>5}  {"missing: " + os.path.basename(e.filename or ""):>25}  {where}')
+            continue
         accuracy_text = f'{100 * accuracy:12.2f}%' if accuracy is not None else f'{"-":>13}'
-        lines.append(f'{level:>5}  {100 * report["unpruned"] / report["total"]:9.2f}%  {accuracy_text}  '
-                     f'{os.path.relpath(location, root)}')
+        lines.append(f'{level:>5}  {100 * report["unpruned"] / report["total"]:9.2f}%  {accuracy_text}  {where}')
     lines.append('=' * 82)
     return '\n'.join(lines)

@@ -13,7 +13,7 @@ import torch.nn as nn
 
 from foundations import paths
 from foundations.hparams import HparamsError, ModelHparams, flag_name
-from foundations.io import torch_load
+from foundations.io import DamagedFile, torch_load
 from foundations.step import Step
 from models import base, bn_initializers, cifar_resnet, cifar_vgg, imagenet_resnet, initializers, mnist_lenet
 
@@ -102,9 +102,17 @@ def get(model_hparams: ModelHparams, outputs: Optional[int] = None, seed: Option
 
 def load(save_location: str, save_step: Step, model_hparams: ModelHparams, outputs: Optional[int] = None,
          seed: Optional[int] = None) -> base.Model:
-    """A model built from `model_hparams` with the weights saved at `save_step` in `save_location`."""
+    """A model built from `model_hparams` with the weights saved at `save_step` in `save_location`.
+
+    Raises DamagedFile if the file cannot be read or does not hold this model's state_dict (keys and shapes).
+    """
     model = get(model_hparams, outputs, seed=seed)
-    model.load_state_dict(strip_module_prefix(torch_load(paths.model(save_location, save_step))))
+    path = paths.model(save_location, save_step)
+    state = torch_load(path)
+    try:
+        model.load_state_dict(strip_module_prefix(state))
+    except (RuntimeError, TypeError, AttributeError, ValueError):
+        raise DamagedFile(path, f'it does not hold the weights of {model_hparams.model_name}') from None
     return model
 
 

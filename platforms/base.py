@@ -7,6 +7,7 @@ for the job's duration only. The base class describes a single process; `rank`, 
 `torchrun --nproc_per_node=N` (see platforms/distributed.py).
 """
 
+import errno
 import os
 from dataclasses import dataclass
 from typing import Optional
@@ -14,12 +15,16 @@ from typing import Optional
 import torch
 
 from foundations.hparams import Hparams
-from foundations.io import torch_load
+from foundations.io import FileProblem, torch_load
 from platforms import platform as current
 
 
 def _env_path(variable: str, default: str) -> str:
     return os.path.abspath(os.path.expanduser(os.environ.get(variable) or default))
+
+
+class UnusableFolder(FileProblem):
+    """The results or dataset folder cannot be created or written (the message names the variable and reason)."""
 
 
 @dataclass
@@ -58,6 +63,25 @@ class Platform(Hparams):
 
     def validate(self, prefix: str = None) -> None:
         self.check_at_least(self.num_workers, 0, '--num_workers')
+
+    def check_folders(self) -> None:
+        """Raise UnusableFolder, naming the environment variable, the folder and the OS reason, if the results
+        folder or the dataset folder cannot be created (e.g. it lies under a regular file) or the results folder
+        cannot be written. Creates nothing, so it runs before a job writes anything.
+        """
+        for variable, folder, what, writable in (('OPEN_LTH_ROOT', self.root, 'results', True),
+                                                 ('OPEN_LTH_DATASET_ROOT', self.dataset_root, 'dataset', False)):
+            existing = folder  # The folder itself or its nearest existing ancestor, which would hold it.
+            while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+                existing = os.path.dirname(existing)
+            if not os.path.isdir(existing):
+                detail = '' if existing == folder else f' ({existing} is a file)'
+                raise UnusableFolder(f'{variable}: cannot use {folder} as the {what} folder: '
+                                     f'{os.strerror(errno.ENOTDIR)}{detail}')
+            if writable and not os.access(existing, os.W_OK | os.X_OK):
+                detail = '' if existing == folder else f' (in {existing})'
+                raise UnusableFolder(f'{variable}: cannot use {folder} as the {what} folder: '
+                                     f'{os.strerror(errno.EACCES)}{detail}')
 
     # Folders ------------------------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from foundations import paths
-from foundations.io import atomic_torch_save, atomic_write_text, torch_load
+from foundations.io import DamagedFile, atomic_torch_save, atomic_write_text, torch_load
 
 
 class Mask(dict):
@@ -55,10 +55,47 @@ class Mask(dict):
 
     @staticmethod
     def load(output_location: str) -> 'Mask':
-        """Raises ValueError when there is no mask.pth in `output_location`."""
+        """Raises ValueError when there is no mask.pth in `output_location`, DamagedFile when it is not a mask
+        (unreadable, unsafe, or not a dict of 0/1 tensors)."""
         if not Mask.exists(output_location):
             raise ValueError(f'Mask not found at {output_location}')
-        return Mask(torch_load(paths.mask(output_location)))
+        path = paths.mask(output_location)
+        state = torch_load(path)
+        try:
+            if not isinstance(state, dict) or not state:
+                raise ValueError('not a dict of tensors')
+            return Mask(state)
+        except ValueError as e:
+            raise DamagedFile(path, f'it is not a mask ({e})') from None
+
+    @staticmethod
+    def load_sparsity_report(output_location: str) -> Dict[str, float]:
+        """`sparsity_report.json` of `output_location`: {'total': ..., 'unpruned': ...} (floats).
+
+        Raises FileNotFoundError when missing, DamagedFile when it is not such a JSON object (0 < total,
+        0 <= unpruned <= total)."""
+        path = paths.sparsity_report(output_location)
+        with open(path, 'rb') as f:
+            data = f.read()
+        try:
+            report = json.loads(data.decode('utf-8'))
+            total, unpruned = float(report['total']), float(report['unpruned'])
+        except (UnicodeDecodeError, ValueError, TypeError, KeyError):
+            raise DamagedFile(path, 'it is not a JSON object with numbers total and unpruned') from None
+        if not 0 <= unpruned <= total or total <= 0:
+            raise DamagedFile(path, f'its counts are impossible (unpruned {unpruned:g} of total {total:g})')
+        return {'total': total, 'unpruned': unpruned}
+
+    @staticmethod
+    def check_saved(output_location: str) -> None:
+        """Raise DamagedFile unless `mask.pth` and `sparsity_report.json` in `output_location` both read and agree
+        (the report's counts are the mask's)."""
+        mask = Mask.load(output_location)
+        path = paths.sparsity_report(output_location)
+        if not os.path.exists(path):
+            raise DamagedFile(path, 'it is missing beside mask.pth')
+        if Mask.load_sparsity_report(output_location) != mask.sparsity_report():
+            raise DamagedFile(path, 'its counts are not those of mask.pth beside it')
 
     @staticmethod
     def exists(output_location: str) -> bool:

@@ -6,7 +6,7 @@ import os
 from typing import Dict, List, Tuple
 
 from foundations import paths
-from foundations.io import atomic_write_text
+from foundations.io import DamagedFile, atomic_write_text
 from foundations.step import Step
 
 
@@ -32,17 +32,42 @@ class MetricLogger:
 
     @staticmethod
     def create_from_string(text: str) -> 'MetricLogger':
-        """Parse the `logger` file format (an empty or blank string gives an empty logger)."""
+        """Parse the `logger` file format (an empty or blank string gives an empty logger).
+
+        Raises ValueError naming the first line that is not `name,iteration,value` (a name, an integer, a number).
+        """
         logger = MetricLogger()
         if text.strip():
-            for name, iteration, value in csv.reader(io.StringIO(text)):
-                logger.log[(name, int(iteration))] = float(value)
+            for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+                try:
+                    name, iteration, value = row
+                    logger.log[(name, int(iteration))] = float(value)
+                except ValueError:
+                    raise ValueError(f'line {number} is not name,iteration,value') from None
         return logger
 
     @staticmethod
     def create_from_file(location: str) -> 'MetricLogger':
-        with open(paths.logger(location)) as f:
-            return MetricLogger.create_from_string(f.read())
+        """The logger saved in `location`. Raises DamagedFile if the file is not UTF-8 text in the logger format,
+        FileNotFoundError if there is none."""
+        path = paths.logger(location)
+        try:
+            with open(path, encoding='utf-8') as f:
+                return MetricLogger.create_from_string(f.read())
+        except (UnicodeDecodeError, ValueError, csv.Error) as e:
+            problem = 'it is not text' if isinstance(e, UnicodeDecodeError) else str(e)
+            raise DamagedFile(path, problem) from None
+
+    @staticmethod
+    def check_finished(location: str, end_iteration: int) -> None:
+        """Raise DamagedFile unless the logger in `location` parses and holds metrics at `end_iteration` (every
+        finished run evaluates at its end step, so a logger without them was cut short)."""
+        logger = MetricLogger.create_from_file(location)
+        if not logger.log:
+            raise DamagedFile(paths.logger(location), 'it is empty')
+        if not any(it == end_iteration for _, it in logger.log):
+            raise DamagedFile(paths.logger(location), f'it has no metrics for the final iteration {end_iteration} '
+                                                      '(it was cut short)')
 
     @staticmethod
     def exists(location: str) -> bool:

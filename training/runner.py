@@ -69,6 +69,7 @@ class TrainingRunner(Runner):
         primary = platform.is_primary_process
         if self.verbose and primary:
             print(banner(f'Training a Model (Replicate {self.replicate})', self.desc.display, location))
+        self.desc.check_saved(location)
         if train.is_done(location, self.desc.dataset_hparams, self.desc.training_hparams):
             if self.verbose and primary:
                 print(f'Already done: {location} holds the final model and logger; nothing to train.')

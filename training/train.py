@@ -10,9 +10,11 @@ from tqdm import tqdm
 from datasets import registry as datasets_registry
 from foundations import paths
 from foundations.hparams import DatasetHparams, TrainingHparams
+from foundations.io import DamagedFile, torch_load
 from foundations.step import Step
 from models import base
 from platforms import platform as current_platform
+from pruning.mask import Mask
 from training import checkpointing, optimizers, precision
 from training.metric_logger import MetricLogger
 from training.standard_callbacks import standard_callbacks
@@ -137,10 +139,54 @@ def local_loss(model, output: torch.Tensor, labels: torch.Tensor, global_batch_s
 
 
 def is_done(output_location: str, dataset_hparams: DatasetHparams, training_hparams: TrainingHparams) -> bool:
-    """Whether a run in `output_location` finished: its end-step model and its logger exist."""
+    """Whether a run in `output_location` finished: its end-step model and its logger exist.
+
+    Also checks every result file already in the folder (see `check_files`), so that a damaged file is reported
+    before anything is trained or written, and a damaged finished run is never reported as done. Raises DamagedFile.
+    """
     ipe = datasets_registry.iterations_per_epoch(dataset_hparams)
     end = Step.from_str(training_hparams.training_steps, ipe)
-    return os.path.exists(paths.model(output_location, end)) and os.path.exists(paths.logger(output_location))
+    done = os.path.exists(paths.model(output_location, end)) and os.path.exists(paths.logger(output_location))
+    check_files(output_location, end.iteration if done else None)
+    return done
+
+
+_checked_folders = {}  # Folder -> the (name, size, mtime) of its files when they were last found readable.
+
+
+def check_files(output_location: str, end_iteration: Optional[int] = None) -> None:
+    """Raise DamagedFile for the first result file in `output_location` that cannot be read as what it is.
+
+    Checked: every `model_*.pth` (a dict of tensors), `checkpoint.pth`, `logger` (and, when `end_iteration` is
+    given, metrics at that iteration: a finished run always has them), `mask.pth` with `sparsity_report.json`.
+    `hparams.log` is checked against the hyperparameters by `foundations.desc.Desc`. Loads each file once per
+    process while it is unchanged (same size and modification time).
+    """
+    if not os.path.isdir(output_location):
+        return
+    names = sorted(os.listdir(output_location))
+    stats = [os.stat(os.path.join(output_location, name)) for name in names]
+    state = tuple((name, stat.st_size, stat.st_mtime_ns) for name, stat in zip(names, stats))
+    key = (output_location, end_iteration)
+    if _checked_folders.get(key) == state:
+        return
+    for name in names:
+        if name.startswith('model_') and name.endswith('.pth'):
+            path = os.path.join(output_location, name)
+            weights = torch_load(path)
+            if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+                raise DamagedFile(path, 'it is not a state_dict of a model')
+    checkpointing.check_checkpoint(output_location)
+    if os.path.exists(paths.logger(output_location)):
+        if end_iteration is None:
+            MetricLogger.create_from_file(output_location)
+        else:
+            MetricLogger.check_finished(output_location, end_iteration)
+    if Mask.exists(output_location) or os.path.exists(paths.sparsity_report(output_location)):
+        if not Mask.exists(output_location):
+            raise DamagedFile(paths.mask(output_location), 'it is missing beside sparsity_report.json')
+        Mask.check_saved(output_location)
+    _checked_folders[key] = state
 
 
 def standard_train(model: torch.nn.Module, output_location: str, dataset_hparams: DatasetHparams,

@@ -16,6 +16,7 @@ from typing import List, Optional
 
 from cli import arg_utils, shared_args
 from datasets import registry as datasets_registry
+from foundations import paths
 from foundations.hparams import Hparams, HparamsError
 from foundations.runner import Runner
 from foundations.step import Step
@@ -222,7 +223,7 @@ class Branch(Runner):
         arguments = {f.name: getattr(self.branch_hparams, f.name) for f in self.branch_hparams.public_fields()}
         for level in self.levels:
             self.level = level
-            if platform.is_primary_process:
+            if platform.is_primary_process and not os.path.exists(paths.hparams_json(self.branch_root)):
                 self.desc.save_json(self.branch_root)
             if self.verbose and platform.is_primary_process:
                 title = f'Branch {self.name()} (Replicate {self.replicate}, Level {level})'
