@@ -30,7 +30,7 @@ def maybe_get_arg(arg_name: str, positional: bool = False, position: int = 0, bo
                   argv: Optional[List[str]] = None):
     """The value of `--<arg_name>` (or of the positional at `position`) in argv[1:], or None if absent.
 
-    The original's signature (OpenLTH §1.1), with `argv` (default `sys.argv`) as a keyword. Uses argparse's own
+    The original's signature, with `argv` (default `sys.argv`) as a keyword. Uses argparse's own
     matching, so `--flag=value`, `--flag value` and unambiguous abbreviations behave as in the full parser. With
     `boolean_arg`, returns True/False for a store_true flag. Unlike the original it never prints.
     """

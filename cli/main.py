@@ -12,6 +12,7 @@ from typing import List, Optional
 
 from cli import arg_utils, runner_registry
 from datasets.errors import DatasetUnavailable
+from foundations import locks
 from foundations.hparams import HparamsError
 from foundations.io import FileProblem
 from platforms import registry as platforms_registry
@@ -42,6 +43,15 @@ def error_exit(message: str) -> int:
     return 2
 
 
+def add_job_control_args(parser: argparse.ArgumentParser) -> None:
+    """Flags of ours about running the job, in a group after the original's (none of them enters a hash)."""
+    group = parser.add_argument_group('Job Control Arguments',
+                                      'Arguments that control how this job shares its folders with other jobs.')
+    group.add_argument('--wait_for_lock', action='store_true',
+                       help='If another job is writing the same result folder, wait for it to finish instead of '
+                            'stopping.')
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run `open_lth.py` with `argv` (default sys.argv); returns the exit status."""
     argv = list(sys.argv if argv is None else argv)
@@ -68,6 +78,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     try:
         runner_class.add_args(parser, argv)
+        add_job_control_args(parser)
         args = parser.parse_args(argv[1:])
         platform = platform_class.create_from_args(args)
         platform.validate()
@@ -76,7 +87,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             platform.run_job(runner.display_output_location)
             return 0
         platform.check_folders()
-        platform.run_job(runner.run)
+        platform.run_job(locks.locked(runner.run, runner.lock_folders(), platform, wait=args.wait_for_lock))
     except (HparamsError, DatasetUnavailable, FileProblem) as e:
         return error_exit(str(e))
     except SystemExit as e:  # argparse: --help (0) or a flag error (2), already printed.

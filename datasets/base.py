@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torchvision.transforms.functional as TF
 
-# The random streams of the dataset transformations (OpenLTH §5.1-5.2) ---------------------------------------------
+# The random streams of the dataset transformations (the original's) ------------------------------------------------
 
 
 def random_labels(num_examples: int, num_classes: int, seed: int, fraction: float) -> Tuple[np.ndarray, np.ndarray]:
@@ -50,6 +50,17 @@ def rotation_labels(num_examples: int, seed: int) -> np.ndarray:
 def random_seed() -> int:
     """A fresh, unrepeatable seed (for `shuffle(None)`), in [0, 2^62)."""
     return random.SystemRandom().getrandbits(62)
+
+
+def shared_random_seed(world_size: int) -> int:
+    """A fresh seed that every process of the job agrees on: rank 0 draws it and broadcasts it (torch.distributed,
+    when a process group of `world_size` > 1 processes is running); otherwise this process's own `random_seed()`."""
+    seed = random_seed()
+    if world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+        box = [seed]
+        torch.distributed.broadcast_object_list(box, src=0)
+        seed = box[0]
+    return seed
 
 
 # In-memory datasets -----------------------------------------------------------------------------------------------
@@ -91,7 +102,7 @@ class InMemoryDataset:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    # Transformations (OpenLTH §5.1-5.2), applied to the whole tensor --------------------------------------------
+    # Transformations (the original's), applied to the whole tensor ---------------------------------------------------
 
     def randomize_labels(self, seed: int, fraction: float) -> None:
         """Give ceil(N x fraction) examples a uniformly random label (see `random_labels` for the streams)."""
@@ -114,7 +125,7 @@ class InMemoryDataset:
     def blur(self, blur_factor: int, chunk_size: int = 4096) -> None:
         """Blur every image: resize (bilinear, antialiased) to (int(H / f), int(W / f)), then back to (H, W).
 
-        This is the original's PIL `Resize` down and up (DECISIONS.md makes `--blur_factor` work), done on the
+        This is the original's PIL `Resize` down and up (but `--blur_factor` works here: see README.md), done on the
         tensor in chunks of `chunk_size` images; pixels agree with PIL's to within a few grey levels.
         Raises ValueError when the factor would shrink an image to nothing.
         """
@@ -129,7 +140,7 @@ class InMemoryDataset:
     def unsupervised_rotation(self, seed: int) -> None:
         """Replace labels with `rotation_labels(N, seed)` and rotate each image by label x 90 degrees.
 
-        Rotations are counter-clockwise and exact (DECISIONS.md fixes the original's random angles); the number of
+        Rotations are counter-clockwise and exact (a fix of the original's random angles, see README.md); the number of
         classes becomes 4. Raises ValueError for non-square images (a quarter turn would change their shape).
         """
         h, w = self.examples.shape[2:]
@@ -204,8 +215,10 @@ class ShardedLoader:
         return sum(len(range(*self.share(it).indices(self._num_examples))) for it in range(len(self)))
 
     def shuffle(self, seed: Optional[int]) -> None:
-        """Fix the order and augmentation of the following passes; seed None draws an unrepeatable pass."""
-        generator = torch.Generator().manual_seed(random_seed() if seed is None else seed)
+        """Fix the order and augmentation of the following passes; seed None draws an unrepeatable pass, the same
+        one in every process of a distributed job (`shared_random_seed`), so the shards still cover the epoch
+        exactly once. Every process must call it (a collective) when seed is None."""
+        generator = torch.Generator().manual_seed(shared_random_seed(self.world_size) if seed is None else seed)
         self._order = torch.randperm(self._num_examples, generator=generator)
         self._draw_augmentation(generator)
 
@@ -276,6 +289,32 @@ class Loader(ShardedLoader):
         return x, self.dataset.labels.index_select(0, indices)
 
 
+class TensorLoader(ShardedLoader):
+    """Iterates over in-memory examples that are not images (any shape and dtype, e.g. feature vectors), as they
+    are: `for x, y in loader` with x (B, ...) and y int64 (B,) on `device`. Order and sharding as `ShardedLoader`;
+    no augmentation. Serves original-style datasets whose examples are tensors or arrays (datasets/classic.py).
+    """
+
+    def __init__(self, examples: torch.Tensor, labels: torch.Tensor, batch_size: int, train: bool, device='cpu',
+                 rank: int = 0, world_size: int = 1):
+        if examples.shape[0] != labels.shape[0]:
+            raise ValueError(f'Different number of examples ({examples.shape[0]}) and labels ({labels.shape[0]}).')
+        self.device = torch.device(device)
+        self.examples = examples.to(self.device)
+        self.labels = labels.to(self.device, dtype=torch.int64)
+        super().__init__(int(labels.shape[0]), batch_size, train, False, rank, world_size)
+        self._order = self._order.to(self.device)
+
+    def shuffle(self, seed: Optional[int]) -> None:
+        super().shuffle(seed)
+        self._order = self._order.to(self.device)
+
+    def batches(self, start: int = 0) -> Iterator[Tuple[int, Tuple[torch.Tensor, torch.Tensor]]]:
+        for it in range(start, self.iterations_per_epoch):
+            indices = self._order[self.share(it)]
+            yield it, (self.examples.index_select(0, indices), self.labels.index_select(0, indices))
+
+
 def make_loader(dataset: InMemoryDataset, batch_size: int, train: bool, platform) -> Loader:
     """The loader of an in-memory dataset on the platform's device and shard (the registry's default)."""
     return Loader(dataset, batch_size, train=train, device=platform.torch_device, rank=platform.rank,
@@ -309,3 +348,8 @@ def crop_and_flip(images: torch.Tensor, offsets: torch.Tensor, flips: torch.Tens
     flat = source.view(-1)
     runs = flat.as_strided((flat.numel() - w + 1, w), (1, 1))  # runs[i] = flat[i:i + w], a view
     return runs.index_select(0, first.view(-1)).view(b, c, h, w)
+
+
+# The original OpenLTH's dataset API (datasets/classic.py), under the names extension code imports from here.
+from datasets.classic import (DataLoader, Dataset, DistributedShuffleSampler, ImageDataset,  # noqa: E402,F401
+                              ShuffleSampler)

@@ -12,12 +12,15 @@ import contextlib
 import os
 import pickle
 
+import numpy as np
 import torch
 import torchvision
+from PIL import Image
 
-from datasets import base
+from datasets import base, classic
 from datasets.errors import DatasetUnavailable
 from foundations.io import DamagedFile
+from platforms.platform import get_platform
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -107,7 +110,8 @@ def _check_files(platform, train: bool) -> None:
         raise DamagedFile(meta, 'it is not the CIFAR-10 class list (truncated or another file)', fix) from None
 
 
-def _load(platform, train: bool, augment: bool) -> base.InMemoryDataset:
+def _read(platform, train: bool) -> _CIFAR10:
+    """torchvision's reader over the split; raises DatasetUnavailable or DamagedFile (naming the file)."""
     ensure_available(platform)
     try:
         data = _CIFAR10(root=folder(platform), train=train, download=False)
@@ -117,6 +121,11 @@ def _load(platform, train: bool, augment: bool) -> base.InMemoryDataset:
     expected = NUM_TRAIN_EXAMPLES if train else None
     if len(data.data) == 0 or (expected is not None and len(data.data) != expected):
         _check_files(platform, train)
+    return data
+
+
+def _load(platform, train: bool, augment: bool) -> base.InMemoryDataset:
+    data = _read(platform, train)
     examples = torch.from_numpy(data.data)  # (N, 32, 32, 3) uint8
     return base.InMemoryDataset(examples, data.targets, NUM_CLASSES, MEAN, STD, augment=augment)
 
@@ -129,3 +138,43 @@ def get_train_set(platform, use_augmentation: bool) -> base.InMemoryDataset:
 def get_test_set(platform) -> base.InMemoryDataset:
     """The test images, uint8 (10000, 3, 32, 32), never augmented."""
     return _load(platform, train=False, augment=False)
+
+
+class Dataset(classic.ImageDataset):
+    """The original's CIFAR-10 class: uint8 numpy examples (N, 32, 32, 3), labels; training
+    augmentation RandomHorizontalFlip() then RandomCrop(32, padding=4); Normalize with the ImageNet constants.
+    Read from `get_platform().dataset_root`. Registered through the registry, a subclass of it is served by the
+    in-memory loader."""
+
+    @staticmethod
+    def num_train_examples() -> int:
+        return NUM_TRAIN_EXAMPLES
+
+    @staticmethod
+    def num_test_examples() -> int:
+        return NUM_TEST_EXAMPLES
+
+    @staticmethod
+    def num_classes() -> int:
+        return NUM_CLASSES
+
+    @staticmethod
+    def get_train_set(use_augmentation: bool) -> 'Dataset':
+        augment = [torchvision.transforms.RandomHorizontalFlip(), torchvision.transforms.RandomCrop(32, padding=4)]
+        data = _read(get_platform(), train=True)
+        return Dataset(data.data, np.array(data.targets), augment if use_augmentation else [])
+
+    @staticmethod
+    def get_test_set() -> 'Dataset':
+        data = _read(get_platform(), train=False)
+        return Dataset(data.data, np.array(data.targets))
+
+    def __init__(self, examples, labels, image_transforms=None):
+        super().__init__(examples, labels, image_transforms or [],
+                         [torchvision.transforms.Normalize(list(MEAN), list(STD))])
+
+    def example_to_image(self, example) -> Image.Image:
+        return Image.fromarray(example)
+
+
+DataLoader = classic.DataLoader

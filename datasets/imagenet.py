@@ -36,8 +36,9 @@ import torchvision
 import torchvision.transforms.functional as TF
 from PIL import Image
 
-from datasets import base
+from datasets import base, classic
 from datasets.errors import DatasetUnavailable
+from platforms.platform import get_platform
 
 NUM_TRAIN_EXAMPLES = 1281167
 NUM_TEST_EXAMPLES = 50000
@@ -311,3 +312,55 @@ def make_loader(dataset: ImageFolderDataset, batch_size: int, train: bool, platf
     (`num_workers` divided by the number of processes)."""
     return Loader(dataset, batch_size, train, device=platform.torch_device, rank=platform.rank,
                   world_size=platform.world_size, num_workers=platform.num_workers // platform.world_size)
+
+
+# The original's API --------------------------------------------------------------------------------------------------
+
+
+class Dataset(classic.ImageDataset):
+    """The original's ImageNet class: examples are a numpy array of image paths under `get_platform().imagenet_root`
+    (`train/` or `val/`), labels the class folder's index in sorted order. Training augmentation
+    RandomResizedCrop(224, scale=(0.1, 1), ratio=(0.8, 1.25)) + RandomHorizontalFlip(); otherwise Resize(256) +
+    CenterCrop(224); then Normalize. Served by the original's DataLoader (paths are not pixels)."""
+
+    @staticmethod
+    def num_train_examples() -> int:
+        return NUM_TRAIN_EXAMPLES
+
+    @staticmethod
+    def num_test_examples() -> int:
+        return NUM_TEST_EXAMPLES
+
+    @staticmethod
+    def num_classes() -> int:
+        return NUM_CLASSES
+
+    @staticmethod
+    def _augment_transforms():
+        return [torchvision.transforms.RandomResizedCrop(IMAGE_SIZE, scale=CROP_SCALE, ratio=CROP_RATIO),
+                torchvision.transforms.RandomHorizontalFlip()]
+
+    @staticmethod
+    def _transforms():
+        return [torchvision.transforms.Resize(RESIZE), torchvision.transforms.CenterCrop(IMAGE_SIZE)]
+
+    @staticmethod
+    def get_train_set(use_augmentation: bool) -> 'Dataset':
+        transforms = Dataset._augment_transforms() if use_augmentation else Dataset._transforms()
+        return Dataset(os.path.join(get_platform().imagenet_root, 'train'), transforms)
+
+    @staticmethod
+    def get_test_set() -> 'Dataset':
+        return Dataset(os.path.join(get_platform().imagenet_root, 'val'), Dataset._transforms())
+
+    def __init__(self, loc: str, image_transforms):
+        _, files, labels = scan(loc)
+        examples = np.array([os.path.join(loc, f.decode()) for f in files])
+        super().__init__(examples, labels, image_transforms, [torchvision.transforms.Normalize(list(MEAN), list(STD))])
+
+    def example_to_image(self, example) -> Image.Image:
+        with get_platform().open(example, 'rb') as f:
+            return Image.open(f).convert('RGB')
+
+
+DataLoader = classic.DataLoader

@@ -15,9 +15,11 @@ import json
 import os
 
 import torchvision
+from PIL import Image
 
-from datasets import base
+from datasets import base, classic
 from foundations.io import DamagedFile, FileProblem, atomic_write_bytes, atomic_write_text
+from platforms.platform import get_platform
 
 EMBEDDED_FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'embedded', 'mnist')
 
@@ -110,10 +112,14 @@ def check_installed(dataset_root: str) -> None:
             pass  # A read-only dataset folder: check again next time.
 
 
-def _load(platform, train: bool) -> base.InMemoryDataset:
+def _read(platform, train: bool) -> torchvision.datasets.MNIST:
     install_embedded_copy(platform.dataset_root)
     check_installed(platform.dataset_root)
-    data = torchvision.datasets.MNIST(root=os.path.join(platform.dataset_root, 'mnist'), train=train, download=False)
+    return torchvision.datasets.MNIST(root=os.path.join(platform.dataset_root, 'mnist'), train=train, download=False)
+
+
+def _load(platform, train: bool) -> base.InMemoryDataset:
+    data = _read(platform, train)
     return base.InMemoryDataset(data.data, data.targets, NUM_CLASSES, MEAN, STD, augment=False)
 
 
@@ -125,3 +131,41 @@ def get_train_set(platform, use_augmentation: bool) -> base.InMemoryDataset:
 def get_test_set(platform) -> base.InMemoryDataset:
     """The 10,000 test digits, uint8 (10000, 1, 28, 28)."""
     return _load(platform, train=False)
+
+
+class Dataset(classic.ImageDataset):
+    """The original's MNIST class: uint8 tensor examples (N, 28, 28), labels, Normalize(0.1307,
+    0.3081), never augmented. Read from `get_platform().dataset_root`. Registered through the registry, a subclass
+    of it is served by the in-memory loader."""
+
+    @staticmethod
+    def num_train_examples() -> int:
+        return NUM_TRAIN_EXAMPLES
+
+    @staticmethod
+    def num_test_examples() -> int:
+        return NUM_TEST_EXAMPLES
+
+    @staticmethod
+    def num_classes() -> int:
+        return NUM_CLASSES
+
+    @staticmethod
+    def get_train_set(use_augmentation: bool) -> 'Dataset':
+        data = _read(get_platform(), train=True)  # No augmentation, as in the original.
+        return Dataset(data.data, data.targets)
+
+    @staticmethod
+    def get_test_set() -> 'Dataset':
+        data = _read(get_platform(), train=False)
+        return Dataset(data.data, data.targets)
+
+    def __init__(self, examples, labels):
+        tensor_transforms = [torchvision.transforms.Normalize(mean=list(MEAN), std=list(STD))]
+        super().__init__(examples, labels, [], tensor_transforms)
+
+    def example_to_image(self, example) -> Image.Image:
+        return Image.fromarray(example.numpy())
+
+
+DataLoader = classic.DataLoader

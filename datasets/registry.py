@@ -3,13 +3,17 @@
 A dataset is a module exposing NUM_TRAIN_EXAMPLES, NUM_TEST_EXAMPLES, NUM_CLASSES, `get_train_set(platform,
 use_augmentation)` and `get_test_set(platform)`, whose datasets have the transformation methods of
 `datasets.base.InMemoryDataset` (randomize_labels, subsample, blur, unsupervised_rotation). In-memory datasets are
-served by `datasets.base.Loader`; a module whose data does not fit in memory also provides `make_loader(dataset, batch_size,
-train, platform)` (see datasets/imagenet.py). Adding a dataset is one file plus one line in `registered_datasets`.
+served by `datasets.base.Loader`; a module whose data does not fit in memory also provides
+`make_loader(dataset, batch_size, train, platform)` (see datasets/imagenet.py). Adding a dataset is one file plus one line in `registered_datasets`.
+
+A dataset module written for the original OpenLTH (a `Dataset` class with static `num_train_examples()`,
+`num_test_examples()`, `num_classes()`, `get_train_set(use_augmentation)`, `get_test_set()`, and optionally a
+`DataLoader`) is registered the same way and wrapped by `OriginalStyleDataset` (see docs/extending.md).
 """
 
 import numpy as np
 
-from datasets import base, cifar10, fashion_mnist, imagenet, mnist
+from datasets import base, cifar10, classic, fashion_mnist, imagenet, mnist
 from foundations.hparams import DatasetHparams, HparamsError, flag_name
 from platforms import platform as current_platform
 
@@ -18,24 +22,85 @@ registered_datasets = {'cifar10': cifar10, 'fashion_mnist': fashion_mnist, 'imag
 UNSUPERVISED_LABELS = ('rotation',)
 
 
+class OriginalStyleDataset:
+    """A dataset registered the original's way (a module with a `Dataset` class, or the class itself), seen through
+    the interface of our dataset modules (NUM_TRAIN_EXAMPLES, ..., get_train_set(platform, use_augmentation),
+    get_test_set(platform), make_loader(dataset, batch_size, train, platform)).
+
+    Its splits are built with `get_platform()` returning `platform`. An ImageDataset of uint8 pixels with standard
+    transforms is served by our in-memory batched loader (`classic.in_memory_version`), a plain Dataset of tensors or
+    arrays by `base.TensorLoader`, anything else by the module's `DataLoader` (default: the original's).
+    """
+
+    def __init__(self, registered):
+        self.dataset_class = getattr(registered, 'Dataset', registered)
+        self.loader_class = getattr(registered, 'DataLoader', classic.DataLoader)
+
+    @property
+    def NUM_TRAIN_EXAMPLES(self) -> int:  # noqa: N802 (the name our dataset modules use)
+        return self.dataset_class.num_train_examples()
+
+    @property
+    def NUM_TEST_EXAMPLES(self) -> int:  # noqa: N802
+        return self.dataset_class.num_test_examples()
+
+    @property
+    def NUM_CLASSES(self) -> int:  # noqa: N802
+        return self.dataset_class.num_classes()
+
+    def get_train_set(self, platform, use_augmentation: bool):
+        with current_platform.running(platform):
+            dataset = self.dataset_class.get_train_set(use_augmentation)
+        return classic.in_memory_version(dataset) or dataset
+
+    def get_test_set(self, platform):
+        with current_platform.running(platform):
+            dataset = self.dataset_class.get_test_set()
+        return classic.in_memory_version(dataset) or dataset
+
+    def make_loader(self, dataset, batch_size: int, train: bool, platform):
+        if isinstance(dataset, base.InMemoryDataset):
+            return base.make_loader(dataset, batch_size, train, platform)
+        tensors = classic.tensor_version(dataset)
+        if tensors is not None:
+            return base.TensorLoader(*tensors, batch_size, train, device=platform.torch_device, rank=platform.rank,
+                                     world_size=platform.world_size)
+        if self.loader_class is classic.DataLoader:
+            return classic.DataLoader(dataset, batch_size, platform.num_workers, platform=platform)
+        with current_platform.running(platform):
+            return self.loader_class(dataset, batch_size, num_workers=platform.num_workers)
+
+
+def is_original_style(registered) -> bool:
+    """Whether a registered dataset follows the original's API rather than ours (module-level get_train_set)."""
+    return not (hasattr(registered, 'NUM_TRAIN_EXAMPLES') and callable(getattr(registered, 'get_train_set', None)))
+
+
 def get_module(dataset_name: str, flag: str = '--dataset_name'):
-    """The module of a registered dataset; raises HparamsError naming `flag` and the valid names otherwise."""
+    """The module of a registered dataset (wrapped in OriginalStyleDataset if written for the original); raises
+    HparamsError naming `flag` and the valid names otherwise."""
     if dataset_name not in registered_datasets:
         raise HparamsError(f'argument {flag}: unknown dataset {dataset_name!r}; '
                            f'choose from: {", ".join(sorted(registered_datasets))}')
-    return registered_datasets[dataset_name]
+    registered = registered_datasets[dataset_name]
+    return OriginalStyleDataset(registered) if is_original_style(registered) else registered
 
 
-def validate(dataset_hparams: DatasetHparams, prefix: str = None) -> None:
-    """Raise HparamsError (naming the flag) for a dataset name, fraction or transformation that cannot run."""
+def validate_names(dataset_hparams: DatasetHparams, prefix: str = None) -> None:
+    """Raise HparamsError (naming the flag) for an unknown dataset or unsupervised-labels name (reads no data)."""
     get_module(dataset_hparams.dataset_name, flag_name('dataset_name', prefix))
-    dataset_hparams.check_fraction(dataset_hparams.subsample_fraction, flag_name('subsample_fraction', prefix))
-    dataset_hparams.check_fraction(dataset_hparams.random_labels_fraction,
-                                   flag_name('random_labels_fraction', prefix))
     labels = dataset_hparams.unsupervised_labels
     if labels is not None and labels not in UNSUPERVISED_LABELS:
         raise HparamsError(f'argument {flag_name("unsupervised_labels", prefix)}: unknown unsupervised labels '
                            f'{labels!r}; choose from: {", ".join(UNSUPERVISED_LABELS)}')
+
+
+def validate(dataset_hparams: DatasetHparams, prefix: str = None) -> None:
+    """Raise HparamsError (naming the flag) for a dataset name, fraction or transformation that cannot run."""
+    validate_names(dataset_hparams, prefix)
+    dataset_hparams.check_fraction(dataset_hparams.subsample_fraction, flag_name('subsample_fraction', prefix))
+    dataset_hparams.check_fraction(dataset_hparams.random_labels_fraction,
+                                   flag_name('random_labels_fraction', prefix))
     dataset_hparams.check_at_least(dataset_hparams.blur_factor, 1, flag_name('blur_factor', prefix))
 
 
@@ -74,7 +139,7 @@ def num_classes(dataset_hparams: DatasetHparams) -> int:
 def get_dataset(dataset_hparams: DatasetHparams, platform, train: bool = True) -> base.InMemoryDataset:
     """The training or test set with every transformation of `dataset_hparams` applied.
 
-    Order (OpenLTH §5.4): on the training set only, random labels, then subsampling, then blurring; then, on both
+    Order (the original's): on the training set only, random labels, then subsampling, then blurring; then, on both
     sets, rotation labels. `transformation_seed` (None means 0) seeds every transformation.
     Raises ValueError for unknown unsupervised labels, DatasetUnavailable when the data cannot be found.
     """
@@ -98,7 +163,7 @@ def get_dataset(dataset_hparams: DatasetHparams, platform, train: bool = True) -
 def get(dataset_hparams: DatasetHparams, train: bool = True, *, platform=None):
     """A loader over the training (train=True) or test set, on the platform's device and shard.
 
-    The original's signature (OpenLTH §5.4); `platform` defaults to the running job's (`get_platform()`).
+    The original's signature; `platform` defaults to the running job's (`get_platform()`).
     The loader (`datasets.base.Loader`, or the dataset module's own `make_loader`) has `iterations_per_epoch`,
     `__len__`, `shuffle(seed)`, `batches(start)` and `__iter__` yielding (x float32 (B, C, H, W), y int64 (B,)).
     Raises TypeError when a platform is passed in the place of `train`.

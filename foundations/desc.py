@@ -17,7 +17,7 @@ class Desc(abc.ABC):
     """A dataclass whose fields are Hparams bundles (and possibly other things, which the hash ignores).
 
     `hashname` = `<name_prefix()>_<md5>`, where md5 is the hex MD5 of the `;`-joined canonical strings of the
-    Hparams-valued fields, sorted by field name (OpenLTH §3.1). Fields that are None or not Hparams are skipped.
+    Hparams-valued fields, sorted by field name (as the original). Fields that are None or not Hparams are skipped.
     """
 
     @staticmethod

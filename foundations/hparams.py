@@ -6,8 +6,8 @@ attributes that are not fields describe the bundle: `_name` (group title and dis
 description) and `_<field>` (the help text of `--<field>`).
 
 `str(hparams)` is the canonical form that `Desc.hashname` hashes: it must stay byte-identical to the original
-OpenLTH's for the same values, or users lose the link to their existing result folders. See
-`../shared/spec/openlth_behavior.md` §2 for the rules this module reproduces.
+OpenLTH's for the same values, or users lose the link to their existing result folders. The golden cases recorded
+on the original (tests/golden/hashnames_visible.json, checked by tests/cli/test_hashnames.py) pin those rules.
 """
 
 import argparse
@@ -279,8 +279,8 @@ class Hparams:
 
 @dataclass
 class DatasetHparams(Hparams):
-    """Which dataset, the batch size (a global batch, in examples) and the dataset transformations (OpenLTH §2.6,
-    §5). Fractions are in (0, 1]; `transformation_seed` None means 0."""
+    """Which dataset, the batch size (a global batch, in examples) and the dataset transformations (as the
+    original). Fractions are in (0, 1]; `transformation_seed` None means 0."""
 
     dataset_name: str
     batch_size: int
@@ -310,7 +310,7 @@ class DatasetHparams(Hparams):
 
 @dataclass
 class ModelHparams(Hparams):
-    """Which model, its weight and BatchNorm initializers, and which parameters are frozen (OpenLTH §2.6, §6)."""
+    """Which model, its weight and BatchNorm initializers, and which parameters are frozen (as the original)."""
 
     model_name: str
     model_init: str
@@ -333,7 +333,7 @@ class ModelHparams(Hparams):
 
 @dataclass
 class TrainingHparams(Hparams):
-    """The optimizer and schedule of a training run (OpenLTH §2.6, §7). Steps are step strings (`160ep`, `500it`,
+    """The optimizer and schedule of a training run (as the original). Steps are step strings (`160ep`, `500it`,
     `3ep20it`) converted at the dataset's iterations per epoch; `milestone_steps` is a comma-separated list."""
 
     optimizer_name: str

@@ -48,3 +48,8 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def run(self) -> None:
         """Run the job; finished parts are not run again and interrupted ones resume."""
+
+    def lock_folders(self) -> List[str]:
+        """The folders this job writes, locked while it runs so that a second job cannot write them at the same
+        time (see foundations/locks.py). None by default."""
+        return []

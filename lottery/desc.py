@@ -24,7 +24,7 @@ from foundations.step import Step
 from models import registry as models_registry
 from platforms.platform import get_platform
 from pruning import registry as pruning_registry
-from training.desc import check_runnable
+from training.desc import check_names, check_runnable
 
 PRETRAIN_TITLES = {'pretrain_dataset_hparams': 'Pretraining Dataset Hyperparameters',
                    'pretrain_training_hparams': 'Pretraining Training Hyperparameters'}
@@ -149,8 +149,23 @@ class LotteryDesc(Desc):
     def flag_prefix(self, field_name: str) -> Optional[str]:
         return 'pretrain' if field_name in PRETRAIN_TITLES else None
 
-    def check_runnable(self, platform) -> None:
-        """Raise HparamsError for any name or value that cannot run, before anything is written."""
+    def check_names(self) -> None:
+        """Raise HparamsError for a well-formed but unknown name (model, dataset, optimizer, unsupervised labels,
+        pruned tensors, ...), reading no data: what `--display_output_location` checks before it prints."""
+        models_registry.validate(self.model_hparams)
+        check_names(self.dataset_hparams, self.training_hparams)
+        if self.pretraining:
+            check_names(self.pretrain_dataset_hparams, self.pretrain_training_hparams, dataset_prefix='pretrain',
+                        training_prefix='pretrain')
+        with torch.device('meta'):
+            model = models_registry.get(self.model_hparams, outputs=self.train_outputs)
+        pruning_registry.validate_names(self.pruning_hparams, model)
+
+    def check_runnable(self, platform, levels: Optional[int] = None) -> None:
+        """Raise HparamsError for any name or value that cannot run, before anything is written.
+
+        With `levels`, also that the pruning strategy can prune that many levels (Strategy.check_levels).
+        """
         models_registry.validate(self.model_hparams)
         check_runnable(self.dataset_hparams, self.training_hparams, platform)
         if self.pretraining:
@@ -164,6 +179,8 @@ class LotteryDesc(Desc):
         with torch.device('meta'):
             model = models_registry.get(self.model_hparams, outputs=self.train_outputs)
         pruning_registry.validate(self.pruning_hparams, model)
+        if levels is not None:
+            pruning_registry.check_levels(self.pruning_hparams, model, levels)
 
     # Steps and outputs ----------------------------------------------------------------------------------------
 

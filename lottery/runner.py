@@ -23,6 +23,7 @@ from platforms import platform as current_platform
 from pruning import registry as pruning_registry
 from pruning.mask import Mask
 from pruning.pruned_model import PrunedModel
+from pruning.base import PruningExhausted
 from training import train
 from training.metric_logger import MetricLogger
 from training.runner import banner
@@ -86,7 +87,12 @@ class LotteryRunner(Runner):
     def location(self, level) -> str:
         return self.desc.run_path(self.replicate, level, root=self.job_platform.root)
 
+    def lock_folders(self) -> List[str]:
+        """The replicate folder: its levels build on each other, so one job at a time runs them all."""
+        return [os.path.dirname(os.path.dirname(self.location(0)))]
+
     def display_output_location(self) -> None:
+        self.desc.check_names()
         print(self.location(0))
 
     def _print(self, text: str) -> None:
@@ -102,7 +108,7 @@ class LotteryRunner(Runner):
     def _run(self) -> None:
         if self.levels < 0:
             raise HparamsError(f'argument --levels: must be an integer >= 0, got {self.levels}')
-        self.desc.check_runnable(self.job_platform)
+        self.desc.check_runnable(self.job_platform, levels=self.levels)
         self._print(banner(f'Lottery Ticket Experiment (Replicate {self.replicate})', self.desc.display,
                            self.location(0)))
 
@@ -171,7 +177,12 @@ class LotteryRunner(Runner):
             model = models_registry.load(previous, self.desc.train_end_step, self.desc.model_hparams,
                                          outputs=self.desc.train_outputs, seed=0)
             prune = pruning_registry.get(self.desc.pruning_hparams)
-            prune(model, Mask.load(previous)).save(location)
+            try:
+                mask = prune(model, Mask.load(previous))
+            except PruningExhausted as e:  # Ties pruned more than the up-front count foresaw.
+                raise PruningExhausted(f'{e} Level {level} cannot be pruned; levels 0-{level - 1} are finished '
+                                       'and kept.') from None
+            mask.save(location)
 
     def _train_level(self, level: int) -> bool:
         """Train level L from the rewind-point weights times level L's mask; returns whether it trained."""

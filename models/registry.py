@@ -104,16 +104,33 @@ def load(save_location: str, save_step: Step, model_hparams: ModelHparams, outpu
          seed: Optional[int] = None) -> base.Model:
     """A model built from `model_hparams` with the weights saved at `save_step` in `save_location`.
 
+    `outputs` None: the width of the saved output layer (so code written for the original, which never passes it,
+    loads models of datasets with any number of classes).
     Raises DamagedFile if the file cannot be read or does not hold this model's state_dict (keys and shapes).
     """
-    model = get(model_hparams, outputs, seed=seed)
     path = paths.model(save_location, save_step)
     state = torch_load(path)
+    if outputs is None:
+        outputs = saved_outputs(state, model_hparams)
+    model = get(model_hparams, outputs, seed=seed)
     try:
         model.load_state_dict(strip_module_prefix(state))
     except (RuntimeError, TypeError, AttributeError, ValueError):
         raise DamagedFile(path, f'it does not hold the weights of {model_hparams.model_name}') from None
     return model
+
+
+def saved_outputs(state_dict, model_hparams: ModelHparams) -> Optional[int]:
+    """The output width of a saved state_dict of this model (rows of its output layer's weight), or None when the
+    file holds no such tensor (a damaged file is reported when it is loaded)."""
+    try:
+        state_dict = strip_module_prefix(state_dict)
+        with torch.device('meta'):
+            names = get(model_hparams).output_layer_names
+        weights = [state_dict[name] for name in names if name.endswith('weight') and name in state_dict]
+        return int(weights[0].shape[0]) if weights and weights[0].dim() == 2 else None
+    except (AttributeError, TypeError, IndexError):
+        return None
 
 
 def exists(save_location: str, save_step: Step) -> bool:

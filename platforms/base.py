@@ -139,6 +139,11 @@ class Platform(Hparams):
         return 'cpu'
 
     @property
+    def device(self) -> str:
+        """The same as `device_str` (e.g. `cuda`, `cuda:1`, `cpu`)."""
+        return self.device_str
+
+    @property
     def torch_device(self) -> torch.device:
         return torch.device(self.device_str)
 

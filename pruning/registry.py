@@ -29,3 +29,12 @@ def get(pruning_hparams: PruningHparams):
 
 def validate(pruning_hparams: PruningHparams, model) -> None:
     get_strategy(pruning_hparams.pruning_strategy).validate(pruning_hparams, model)
+
+
+def validate_names(pruning_hparams: PruningHparams, model) -> None:
+    get_strategy(pruning_hparams.pruning_strategy).validate_names(pruning_hparams, model)
+
+
+def check_levels(pruning_hparams: PruningHparams, model, levels: int) -> None:
+    """The strategy's up-front check that `levels` levels can be pruned (see pruning.base.Strategy.check_levels)."""
+    get_strategy(pruning_hparams.pruning_strategy).check_levels(pruning_hparams, model, levels)

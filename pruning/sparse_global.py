@@ -36,6 +36,26 @@ def layers_to_ignore(pruning_hparams: PruningHparams):
     return [name for name in text.split(',')] if text else []
 
 
+def feasible_levels(pruning_hparams: PruningHparams, model, levels: int):
+    """How deep `levels` successive levels of `prune` get from the all-ones mask, by its counting rule alone.
+
+    Level L removes ceil(fraction x R) + 1 weights, R counting the surviving weights of every prunable tensor
+    (ignored ones included), out of the surviving non-ignored ones (the original's rule, tests/golden/pruning.json).
+    Returns (deepest, needed, left): the deepest level that can be pruned (== `levels` when all can), and, when
+    it stops short, the weights level deepest + 1 needs and the prunable weights left. Ties at the threshold prune
+    more than this count, so a run can still stop earlier (`prune` then raises base.PruningExhausted).
+    """
+    sizes = {name: math.prod(model.state_dict()[name].shape) for name in model.prunable_layer_names}
+    ignored = sum(sizes[name] for name in set(layers_to_ignore(pruning_hparams)) if name in sizes)
+    left = sum(sizes.values()) - ignored
+    for level in range(1, levels + 1):
+        needed = math.ceil(pruning_hparams.pruning_fraction * (left + ignored)) + 1
+        if needed > left:
+            return level - 1, needed, left
+        left -= needed
+    return levels, 0, left
+
+
 class Strategy(base.Strategy):
     """Global magnitude pruning (see the module docstring)."""
 
@@ -48,6 +68,10 @@ class Strategy(base.Strategy):
         fraction = pruning_hparams.pruning_fraction
         if not (math.isfinite(fraction) and 0 <= fraction < 1):
             raise HparamsError(f'argument --pruning_fraction: must be a fraction in [0, 1), got {fraction}')
+        Strategy.validate_names(pruning_hparams, model)
+
+    @staticmethod
+    def validate_names(pruning_hparams: PruningHparams, model) -> None:
         prunable = model.prunable_layer_names
         for name in layers_to_ignore(pruning_hparams):
             if name not in prunable:
@@ -58,13 +82,26 @@ class Strategy(base.Strategy):
                                'can be pruned')
 
     @staticmethod
+    def check_levels(pruning_hparams: PruningHparams, model, levels: int) -> None:
+        """Raise HparamsError naming `--levels` and `--pruning_fraction` if `prune` would run out of weights within
+        `levels` successive levels from the all-ones mask (counts from `feasible_levels`; only shapes are read)."""
+        deepest, needed, left = feasible_levels(pruning_hparams, model, levels)
+        if deepest < levels:
+            raise HparamsError(
+                f'arguments --levels/--pruning_fraction: level {deepest + 1} would prune {needed} weights but only '
+                f'{left} prunable weights are left after level {deepest} (each level prunes '
+                f'ceil({pruning_hparams.pruning_fraction} x remaining) + 1); the deepest feasible level is '
+                f'{deepest}: use --levels={deepest} or a smaller --pruning_fraction')
+
+    @staticmethod
     def prune(pruning_hparams: PruningHparams, trained_model, current_mask: Optional[Mask] = None) -> Mask:
         """Prune the smallest surviving weights of the non-ignored prunable tensors, globally.
 
         With R = surviving weights over ALL prunable tensors (ignored ones included) and n = ceil(fraction x R),
         the threshold is the n-th smallest (0-based) surviving |w| among non-ignored tensors, and every surviving
         weight with |w| <= threshold is pruned: n + 1 weights when there are no ties (the original's exact
-        counts). Ignored tensors keep their mask. Raises ValueError if fewer than n + 1 weights can be pruned.
+        counts). Ignored tensors keep their mask. Raises base.PruningExhausted (an HparamsError and a
+        ValueError) if fewer than n + 1 weights can be pruned.
         """
         current_mask = Mask.ones_like(trained_model) if current_mask is None else current_mask
         remaining = sum(int(torch.count_nonzero(v)) for v in current_mask.values())
@@ -77,8 +114,9 @@ class Strategy(base.Strategy):
 
         pool = torch.cat([weights[name][current_mask[name] == 1] for name in prunable])
         if number_to_prune >= pool.numel():
-            raise ValueError(f'Cannot prune {number_to_prune + 1} weights: only {pool.numel()} prunable weights '
-                             'survive. Lower --pruning_fraction or --levels.')
+            raise base.PruningExhausted(f'arguments --levels/--pruning_fraction: Cannot prune {number_to_prune + 1} '
+                                        f'weights: only {pool.numel()} prunable weights survive. Lower '
+                                        '--pruning_fraction or --levels.')
         threshold = torch.kthvalue(pool, number_to_prune + 1).values
 
         new_mask = Mask({name: torch.where(weights[name] > threshold, current_mask[name].float(),

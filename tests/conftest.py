@@ -37,7 +37,7 @@ def write_cifar10(folder: str, num_test: int = FAKE_CIFAR_TEST_SIZE, seed: int =
 
 
 def load_golden(name: str):
-    """A golden case file recorded on the original OpenLTH (copied from ../shared/cases; see its README.md)."""
+    """A golden case file recorded on the original OpenLTH (see tests/golden/README.md)."""
     with open(os.path.join(GOLDEN, name)) as f:
         return json.load(f)
 

@@ -34,6 +34,16 @@ def check_runnable(dataset_hparams: DatasetHparams, training_hparams: TrainingHp
                 raise HparamsError(f'argument {flag_name(name, training_prefix)}: {item!r}: {e}') from None
 
 
+def check_names(dataset_hparams: DatasetHparams, training_hparams: TrainingHparams,
+                dataset_prefix: Optional[str] = None, training_prefix: Optional[str] = None) -> None:
+    """Raise HparamsError (naming the flag) for a well-formed but unknown name: dataset, unsupervised labels,
+    optimizer, mixed-precision dtype. Reads no data and needs no device, so `--display_output_location` runs it
+    (a known dataset that is not installed still has a location); `check_runnable` checks the rest."""
+    datasets_registry.validate_names(dataset_hparams, dataset_prefix)
+    optimizers.validate_names(training_hparams, training_prefix)
+    precision.validate_names(training_hparams, training_prefix)
+
+
 @dataclass
 class TrainingDesc(Desc):
     """The hyperparameters of a `train` job. Hash order (sorted field names): dataset ; model ; training."""
@@ -65,6 +75,12 @@ class TrainingDesc(Desc):
         return TrainingDesc(ModelHparams.from_dict(values['model_hparams']),
                             DatasetHparams.from_dict(values['dataset_hparams']),
                             TrainingHparams.from_dict(values['training_hparams']))
+
+    def check_names(self) -> None:
+        """Raise HparamsError for a well-formed but unknown name (model, initializer, dataset, optimizer, ...);
+        what `--display_output_location` checks before it prints the folder."""
+        models_registry.validate(self.model_hparams)
+        check_names(self.dataset_hparams, self.training_hparams)
 
     def check_runnable(self, platform) -> None:
         """Raise HparamsError for any name or value that cannot run (unknown model or dataset, ...)."""

@@ -12,11 +12,16 @@ from foundations.step import Step
 OPTIMIZERS = ('sgd', 'adam')
 
 
-def validate(training_hparams: TrainingHparams, prefix: Optional[str] = None) -> None:
-    """Raise HparamsError (naming the flag) for settings that cannot train, before anything is written."""
+def validate_names(training_hparams: TrainingHparams, prefix: Optional[str] = None) -> None:
+    """Raise HparamsError (naming `--optimizer_name`) for an unknown optimizer."""
     if training_hparams.optimizer_name not in OPTIMIZERS:
         raise HparamsError(f'argument {flag_name("optimizer_name", prefix)}: no such optimizer '
                            f'{training_hparams.optimizer_name!r}; choose from: {", ".join(OPTIMIZERS)}')
+
+
+def validate(training_hparams: TrainingHparams, prefix: Optional[str] = None) -> None:
+    """Raise HparamsError (naming the flag) for settings that cannot train, before anything is written."""
+    validate_names(training_hparams, prefix)
     if bool(training_hparams.milestone_steps) != bool(training_hparams.gamma):
         raise HparamsError(f'arguments {flag_name("milestone_steps", prefix)} and {flag_name("gamma", prefix)}: '
                            'milestones and gamma hyperparameters must both be set or not at all')
@@ -46,7 +51,7 @@ def get_optimizer(training_hparams: TrainingHparams, model: torch.nn.Module) -> 
 
 
 def lr_multiplier(training_hparams: TrainingHparams, iterations_per_epoch: int):
-    """The function it -> lr / base lr at iteration `it` (OpenLTH §7.2).
+    """The function it -> lr / base lr at iteration `it` (the original's schedule).
 
     It is the product of gamma ** (number of milestones <= it) and, during warmup, it / warmup_iterations (so the
     lr at iteration 0 is 0). A warmup of zero iterations is no warmup. Raises ValueError when exactly one of

@@ -14,12 +14,18 @@ from foundations.hparams import HparamsError, TrainingHparams, flag_name
 DTYPES = {'float16': torch.float16, 'bfloat16': torch.bfloat16}
 
 
-def validate(training_hparams: TrainingHparams, device: torch.device, prefix=None) -> None:
-    """Raise HparamsError for an unknown `--amp_dtype`, or float16 mixed precision on a device without it (CPU)."""
+def validate_names(training_hparams: TrainingHparams, prefix=None) -> None:
+    """Raise HparamsError for an unknown `--amp_dtype` (needs no device)."""
     dtype_name = training_hparams.amp_dtype or 'float16'
     if dtype_name not in DTYPES:
         raise HparamsError(f'argument {flag_name("amp_dtype", prefix)}: unknown dtype {dtype_name!r}; '
                            f'choose from: {", ".join(DTYPES)}')
+
+
+def validate(training_hparams: TrainingHparams, device: torch.device, prefix=None) -> None:
+    """Raise HparamsError for an unknown `--amp_dtype`, or float16 mixed precision on a device without it (CPU)."""
+    validate_names(training_hparams, prefix)
+    dtype_name = training_hparams.amp_dtype or 'float16'
     if training_hparams.apex_fp16 and dtype_name == 'float16' and torch.device(device).type != 'cuda':
         raise HparamsError(f'argument {flag_name("apex_fp16", prefix)}: float16 mixed precision needs a CUDA '
                            f'device; this platform trains on {device} (add --amp_dtype=bfloat16 to use bfloat16)')

@@ -55,7 +55,11 @@ class TrainingRunner(Runner):
     def output_location(self) -> str:
         return self.desc.run_path(self.replicate, root=self.job_platform.root)
 
+    def lock_folders(self) -> List[str]:
+        return [self.output_location]
+
     def display_output_location(self) -> None:
+        self.desc.check_names()
         print(self.output_location)
 
     def run(self) -> None:

@@ -1,4 +1,4 @@
-"""Callbacks run by the training loop before every step and at the end step (OpenLTH §7.4).
+"""Callbacks run by the training loop before every step and at the end step (the original's).
 
 A callback is `callback(output_location, step, model, optimizer, logger)`. The standard list evaluates on the test
 set, saves the model at the start and end steps, saves the logger at the end and checkpoints every epoch. Evaluation
@@ -99,7 +99,7 @@ def evaluate(model: torch.nn.Module, loader, platform=None):
             if n == 0:  # This process's share of a small last batch can be empty.
                 continue
             examples = examples.to(platform.torch_device, non_blocking=True)
-            labels = labels.to(platform.torch_device, non_blocking=True)
+            labels = labels.to(platform.torch_device, dtype=torch.int64, non_blocking=True)
             output = inner(base.to_memory_format(examples, memory_format))
             totals[0] += inner.loss_criterion(output, labels).double() * n
             totals[1] += (output.argmax(dim=1) == labels).sum()

@@ -1,4 +1,4 @@
-"""The training loop (OpenLTH §7.3): callbacks before every step and once more at the end step; resumes itself."""
+"""The training loop (the original's): callbacks before every step and once more at the end step; resumes itself."""
 
 import os
 import warnings
@@ -25,7 +25,7 @@ def train(training_hparams: TrainingHparams, model: torch.nn.Module, train_loade
           platform=None, verbose: bool = False) -> None:
     """Train `model` on `train_loader` from `start_step` to `end_step` (default: `training_steps`).
 
-    The original's signature (OpenLTH §7.3); `platform` (default: the running job's, `get_platform()`) is keyword
+    The original's signature; `platform` (default: the running job's, `get_platform()`) is keyword
     only, and `get_platform()` returns it inside the call, so callbacks written for the original see it.
     If `checkpoint.pth` exists in `output_location`, training resumes from it (model, optimizer, logger and step)
     instead of `start_step`. The lr schedule is replayed up to the start step. Each epoch `ep` is shuffled with
@@ -115,8 +115,8 @@ def loader_batches(loader, start: int):
 
 
 def to_device(examples: torch.Tensor, labels: torch.Tensor, device: torch.device):
-    """A batch on `device` (a no-op for our loaders, whose batches are already there)."""
-    return examples.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+    """A batch on `device`, labels int64 (a no-op for our loaders, whose batches are already so)."""
+    return examples.to(device, non_blocking=True), labels.to(device, dtype=torch.int64, non_blocking=True)
 
 
 def global_batch_size(loader, iteration: int, labels: torch.Tensor, platform) -> int:
@@ -193,7 +193,7 @@ def standard_train(model: torch.nn.Module, output_location: str, dataset_hparams
                    training_hparams: TrainingHparams, start_step: Optional[Step] = None, verbose: bool = True,
                    evaluate_every_epoch: bool = True, *, platform=None, loaders=None,
                    tensorboard: bool = False) -> bool:
-    """Train with the standard callbacks unless the run in `output_location` is already done (OpenLTH §7.7).
+    """Train with the standard callbacks unless the run in `output_location` is already done.
 
     The original's signature; `platform` (default: the running job's) and `loaders` (a
     datasets.registry.LoaderCache, so several runs of one job share datasets in memory) are keyword only. With

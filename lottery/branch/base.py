@@ -3,7 +3,7 @@
 A branch is one file: a `Branch` subclass with `name()`, `description()` and a `branch_function(self, ...)` whose
 typed parameters are the branch's flags (`--<parameter>`, or `--<parameter>_<field>` for an Hparams bundle). It
 writes under `<trunk>/replicate_<r>/level_<L>/lottery_branch_<name>_<md5>/`, where md5 hashes only the branch's
-arguments (OpenLTH §3.4), for every level of `--levels` (e.g. `0-2,5-8,12`).
+arguments (as the original does), for every level of `--levels` (e.g. `0-2,5-8,12`).
 """
 
 import argparse
@@ -48,7 +48,8 @@ class LevelArgs(Hparams):
 def parse_levels(text: str) -> List[int]:
     """`'0-2,5-8,12'` -> [0, 1, 2, 5, 6, 7, 8, 12] (sorted, without duplicates; ranges are inclusive).
 
-    Raises HparamsError naming `--levels` for anything else (empty items, spaces, `1-2-3`, negative numbers).
+    Raises HparamsError naming `--levels` for anything else (empty items, spaces, `1-2-3`, negative numbers) and
+    for a range that contains no level (`3-1`), so a selection always holds at least one level.
     """
     levels = set()
     for item in text.split(','):
@@ -56,6 +57,9 @@ def parse_levels(text: str) -> List[int]:
         if item.isdigit():
             levels.add(int(item))
         elif len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            if int(parts[0]) > int(parts[1]):
+                raise HparamsError(f'argument --levels: the range {item!r} in {text!r} contains no level: a range '
+                                   f"goes from its lower level to its higher one, e.g. '{parts[1]}-{parts[0]}'")
             levels.update(range(int(parts[0]), int(parts[1]) + 1))
         else:
             raise HparamsError(f'argument --levels: invalid level {item!r} in {text!r}: expected levels and '
@@ -193,7 +197,13 @@ class Branch(Runner):
         return self.lottery_desc.run_path(self.replicate, self.level, self.experiment_name,
                                           root=self.job_platform.root)
 
+    def lock_folders(self) -> List[str]:
+        """The branch folder of every requested level."""
+        return [self.lottery_desc.run_path(self.replicate, level, self.experiment_name, root=self.job_platform.root)
+                for level in self.levels]
+
     def display_output_location(self) -> None:
+        self.lottery_desc.check_names()
         for level in self.levels:
             print(self.lottery_desc.run_path(self.replicate, level, self.experiment_name,
                                              root=self.job_platform.root))
@@ -217,7 +227,7 @@ class Branch(Runner):
 
     def _run(self) -> None:
         platform = self.job_platform
-        self.lottery_desc.check_runnable(platform)
+        self.lottery_desc.check_runnable(platform, levels=max(self.levels))
         self.check_trunk()
         self.loaders = datasets_registry.LoaderCache(platform)
         arguments = {f.name: getattr(self.branch_hparams, f.name) for f in self.branch_hparams.public_fields()}

@@ -1,7 +1,7 @@
 """`BranchDesc`: what a branch runs (the trunk's LotteryDesc and the branch's arguments), and `make_BranchDesc`.
 
 Only the arguments are hashed: the trunk is a Desc, not an Hparams, so a branch's folder name
-(`lottery_branch_<name>_<md5>`) does not depend on it; it lives inside the trunk's folder anyway (OpenLTH §3.4).
+(`lottery_branch_<name>_<md5>`) does not depend on it; it lives inside the trunk's folder anyway.
 """
 
 import argparse

@@ -79,7 +79,7 @@ class Branch(base.Branch):
             mask.save(self.branch_root)
 
         desc = self.lottery_desc
-        if start_at == 'rewind':  # The dense rewind-point weights (DECISIONS.md), not the trunk's masked ones.
+        if start_at == 'rewind':  # The dense rewind-point weights (README.md: a fix), not the trunk's masked ones.
             start_step, model = desc.train_start_step, self.load_trunk_model(0, desc.train_start_step)
         elif start_at == 'init':
             start_step, model = desc.str_to_step('0it'), self.load_trunk_model(0, desc.str_to_step('0it'))

@@ -11,11 +11,12 @@ from lottery.branch import registry
 
 
 def branch_chooser(argv: List[str]) -> str:
-    """The menu printed by `lottery_branch` without a valid branch name, branches sorted (exit status 1)."""
+    """The menu printed by `lottery_branch` without a valid branch name (exit status 1): the registry's order, i.e.
+    the original's branches (sorted, as it printed them) followed by the branches open_lth adds."""
     prefix = ' '.join(argv[:2]) if len(argv) >= 2 else 'open_lth.py lottery_branch'
     lines = ['=' * 82, 'OpenLTH: A Library for Research on Lottery Tickets and Beyond', '-' * 82,
              'Choose a branch to run:']
-    for name in sorted(registry.registered_branches):
+    for name in registry.registered_branches:
         lines.append(f'    * {prefix} {name} [...] => {registry.get(name).description()}')
     lines.append('=' * 82)
     return '\n'.join(lines)
@@ -57,6 +58,9 @@ class BranchRunner(Runner):
 
     def display_output_location(self) -> None:
         self.branch.display_output_location()
+
+    def lock_folders(self) -> List[str]:
+        return self.branch.lock_folders()
 
     def run(self) -> None:
         self.branch.run()

@@ -1,7 +1,7 @@
 """Every golden case of hashnames_visible.json: the same output location as the original, or a clean error.
 
 The rules for applying the cases are in tests/golden/README.md (branches print real levels; the inputs the original
-accepted but we reject are listed in DECISIONS.md).
+accepted but we reject are listed there and in README.md, "Where open_lth differs").
 """
 
 import math
@@ -25,8 +25,17 @@ def _flag_value(argv, flag):
     return None
 
 
+def _known_model(name: str) -> bool:
+    from models import registry
+    try:
+        registry.family(name)
+    except Exception:
+        return False
+    return True
+
+
 def _we_reject(case) -> bool:
-    """Inputs the original accepted and DECISIONS.md tells us to reject (see tests/golden/README.md)."""
+    """Inputs the original accepted and we reject (see tests/golden/README.md)."""
     argv = case['argv']
     replicate = _flag_value(argv, '--replicate')
     if replicate is not None and int(replicate) < 1:
@@ -36,6 +45,12 @@ def _we_reject(case) -> bool:
         return True
     batch_size = _flag_value(argv, '--batch_size')
     if batch_size is not None and int(batch_size) < 1:
+        return True
+    model_name = _flag_value(argv, '--model_name')
+    if model_name is not None and not _known_model(model_name):
+        return True  # A well-formed but unknown name: rejected by --display_output_location too.
+    labels = _flag_value(argv, '--unsupervised_labels')
+    if labels is not None and labels != 'rotation':
         return True
     for flag in ('--training_steps', '--rewinding_steps', '--pretrain_training_steps', '--milestone_steps',
                  '--warmup_steps', '--training'):

@@ -10,13 +10,33 @@ HELP = load_golden('help_defaults.json')
 RAW_HELP = HELP['model_independent']['raw_help_text']
 
 # Flags open_lth adds (hash-neutral: their defaults change nothing); compared with the original without them.
-NEW_FLAGS = ('--amp_dtype', '--pretrain_amp_dtype', '--retrain_t_amp_dtype', '--tensorboard')
+NEW_FLAGS = ('--amp_dtype', '--pretrain_amp_dtype', '--retrain_t_amp_dtype', '--wait_for_lock', '--tensorboard')
+# Argument groups open_lth adds after the original's (their title, description and flags are all new).
+NEW_GROUPS = ('Job Control Arguments',)
+
+
+def without_new_groups(help_text: str) -> str:
+    """The help text minus each group of NEW_GROUPS: the blank line before it, its title and everything up to the
+    next unindented line."""
+    lines, skipping = [], False
+    for line in help_text.splitlines(keepends=True):
+        if line.rstrip('\n').rstrip(':') in NEW_GROUPS and line.rstrip('\n').endswith(':'):
+            skipping = True
+            if lines and not lines[-1].strip():
+                lines.pop()
+            continue
+        if skipping and (not line.strip() or line.startswith(' ')):
+            continue
+        skipping = False
+        lines.append(line)
+    return ''.join(lines)
 
 
 def without_new_flags(help_text: str) -> str:
-    """The help text minus the entries of NEW_FLAGS (an entry: its flag line and the indented lines under it)."""
+    """The help text minus the entries of NEW_FLAGS (an entry: its flag line and the indented lines under it)
+    and minus NEW_GROUPS."""
     lines, skipping = [], False
-    for line in help_text.splitlines(keepends=True):
+    for line in without_new_groups(help_text).splitlines(keepends=True):
         if line.startswith('  --'):
             skipping = line.split()[0] in NEW_FLAGS
         elif not line.startswith('    '):
@@ -47,7 +67,13 @@ def test_command_chooser(capsys):
 def test_branch_chooser(capsys):
     status, out, _ = run_cli(['lottery_branch'], capsys)
     assert status == 1
-    assert out == HELP['model_independent']['raw_lottery_branch_help (no branch, exit 1)']
+    original = HELP['model_independent']['raw_lottery_branch_help (no branch, exit 1)'].splitlines()
+    lines = out.splitlines()
+    assert lines[:len(original) - 1] == original[:-1]  # The original's lines first, exactly and in order,
+    assert lines[-1] == original[-1]  # then the branches open_lth adds, then the closing rule.
+    assert lines[len(original) - 1:-1] == [
+        '    * open_lth.py lottery_branch instability [...] => Instability analysis: train two copies with '
+        'different SGD noise and interpolate between them.']
 
 
 def test_invalid_platform(capsys):

@@ -1,5 +1,6 @@
-"""Dataset transformations on the embedded MNIST: the original's pinned values (spec §13, datasets/test/test_mnist.py)
-and the semantics of random labels, subsampling, rotation labels and blurring (spec §5, DECISIONS.md)."""
+"""Dataset transformations on the embedded MNIST: the original's pinned values (its datasets/test/test_mnist.py)
+and the semantics of random labels, subsampling, rotation labels and blurring (the original's,
+with README.md's fixes)."""
 
 import copy
 

@@ -1,4 +1,4 @@
-"""Descriptor hashes: the original's regression table (spec §3.7), rebuilt step by step."""
+"""Descriptor hashes: the original's regression table (tests/golden), rebuilt step by step."""
 
 import dataclasses
 

@@ -72,7 +72,7 @@ def test_canonical_strings():
 
 
 def test_regression_hash_input():
-    """The exact hash input of the first row of the original's regression table (spec §3.7)."""
+    """The exact hash input of the first row of the original's regression table (tests/golden)."""
     from lottery.desc import LotteryDesc
     from pruning.sparse_global import PruningHparams
     desc = LotteryDesc(ModelHparams('cifar_resnet_20', 'kaiming_normal', 'uniform'), DatasetHparams('cifar10', 128),

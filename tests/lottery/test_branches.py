@@ -42,7 +42,7 @@ def test_randomly_prune_layerwise_keeps_each_layers_density(trunk, capsys):
         if level > 0:
             assert not torch.equal(mask['fc_layers.0.weight'], trunk_mask['fc_layers.0.weight'])
         start = load(os.path.join(folder, 'model_ep0_it0.pth'))
-        for k, v in start.items():  # The dense rewind point times the random mask (DECISIONS.md).
+        for k, v in start.items():  # The dense rewind point times the random mask (a fix; README.md).
             assert torch.equal(v, rewind_point[k] * mask[k] if k in mask else rewind_point[k])
         assert os.path.exists(os.path.join(folder, 'model_ep0_it3.pth'))
         assert os.path.exists(os.path.join(folder, 'sparsity_report.json'))

@@ -284,7 +284,7 @@ def test_freezing_matches_original(case):
 
 @pytest.mark.parametrize('name', ['cifar_vgg_11', 'imagenet_resnet_18', 'cifar_resnet_20'])
 def test_freezing_rules_per_family(name):
-    """Spec §6.2: BN flag -> BatchNorm weights/biases; output flag -> output layer; others -> the rest."""
+    """The original's freezing: BN flag -> BatchNorm weights/biases; output flag -> output layer; others -> the rest."""
     model = build_meta(name)
     bn = {f'{m}.{p}' for m, module in model.named_modules() if isinstance(module, nn.BatchNorm2d)
           for p in ('weight', 'bias')}

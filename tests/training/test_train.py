@@ -1,4 +1,4 @@
-"""The training loop: how often callbacks run, which lr they see, resuming and reproducibility (spec §7.3, §13)."""
+"""The training loop: how often callbacks run, which lr they see, resuming and reproducibility (as the original's)."""
 
 import os
 
