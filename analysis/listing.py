@@ -125,8 +125,9 @@ def summarize(root: str, name: str, presets: Dict[str, object]) -> dict:
             continue
         end = results.expected_end_iteration(main_record.desc) if main_record else None
         results.read_run(run, end)
-        if run.status == 'damaged':
-            problems.append(f'{run.relative}: {run.problem}')
+        if run.status != 'finished':
+            if run.status == 'damaged':
+                problems.append(f'{run.relative}: {run.problem}')
             continue
         accuracies.append(run.metrics['final_test_accuracy'])
         if run.total and entry['percent_remaining'] is None:

@@ -23,6 +23,11 @@ BRANCH_FOLDER = re.compile(r'^lottery_branch_(.+)_([0-9a-f]{32})$')
 MAIN = 'main'
 
 
+class NotATrainingRun(ValueError):
+    """A logger without test metrics: the folder holds another kind of result (e.g. the `instability` branch's
+    summary logger), not a training run; reports leave it out without calling it damaged."""
+
+
 class ResultsError(HparamsError):
     """Bad input to `list` or `report` (no such root or experiment, nothing finished to report); the command line
     prints it as one `open_lth.py: error: ...` line and exits with status 2."""
@@ -76,8 +81,10 @@ def run_metrics(entries: List[Tuple[str, int, float]], expected_end: Optional[in
     """
     accuracy = {it: v for name, it, v in entries if name == 'test_accuracy'}
     loss = {it: v for name, it, v in entries if name == 'test_loss'}
+    if not accuracy and not loss:
+        raise NotATrainingRun('no test_accuracy or test_loss entries')
     if not accuracy or not loss:
-        raise ValueError('no test_accuracy or test_loss entries')
+        raise ValueError('test_accuracy or test_loss entries missing')
     final = max(accuracy)
     if final not in loss or max(loss) != final:
         raise ValueError(f'test_accuracy and test_loss end at different iterations ({final}, {max(loss)})')
@@ -158,7 +165,8 @@ def find_experiment(root: str, experiment: str) -> str:
 @dataclass
 class Run:
     """One run folder of an experiment: `folder` is `main` or a branch folder name; `level` is None for a train
-    run. `status` is finished, partial or damaged (with `problem` saying why). For finished runs, `metrics` holds
+    run. `status` is finished, partial, damaged (with `problem` saying why) or other (a logger without test
+    metrics: not a training run, such as the instability branch's folder). For finished runs, `metrics` holds
     `run_metrics`, `unpruned`/`total` the sparsity report (lottery runs) and `entries` the logger (if kept)."""
 
     replicate: int
@@ -194,6 +202,8 @@ def read_run(run: Run, expected_end: Optional[int] = None, keep_entries: bool = 
             run.unpruned, run.total = read_sparsity_report(run.path)
         run.entries = entries if keep_entries else None
         run.status = 'finished'
+    except NotATrainingRun:
+        run.status, run.metrics = 'other', {}
     except Exception as e:  # noqa: BLE001 - any damage to a small file marks the run, never stops the report.
         run.status, run.problem = 'damaged', f'{current}: {_reason(e)}'
         run.metrics = {}

@@ -269,3 +269,15 @@ def test_bad_input_is_one_line_and_exit_2(copy, capsys, tmp_path):
     assert not os.path.exists(os.path.join(root, name, 'report'))
     status, out, err = run_cli(['list', f'--root={root}'], capsys)
     assert status == 0 and '2 damaged (skipped)' in out, err  # list reads only the deepest level's loggers
+
+
+def test_a_folder_whose_logger_has_no_test_metrics_is_left_out_not_damaged(copy, capsys):
+    """The instability branch's folder holds a summary logger (`instability,<k>,<pp>`), not a training run."""
+    root, name = copy
+    folder = os.path.join(root, name, 'replicate_1', 'level_1', 'lottery_branch_instability_' + 'a' * 32)
+    os.makedirs(folder)
+    open(os.path.join(folder, 'logger'), 'w').write('instability,0,1.5\ninstability,10,0.25')
+    status, out, err = run_cli(['report', f'--experiment={os.path.join(root, name)}'], capsys)
+    assert status == 0, err
+    assert 'Skipped' not in out and 'instability' not in out.split('\n\n')[1]
+    assert 'randomly_reinitialize' in out
