@@ -5,8 +5,9 @@ pandas, so `list` starts fast; `analysis.tables` turns these records into DataFr
 Layout (the original OpenLTH's):
 `<root>/lottery_<md5>/replicate_<r>/level_<L>/<main|lottery_branch_<name>_<md5>>` for lottery experiments and
 `<root>/train_<md5>/replicate_<r>/main` for train runs. A run is *finished* when its `logger` exists (it is
-written once, at the end step, after the final model), *partial* when its folder exists without one (still training, or interrupted), and *damaged* when a file it needs cannot be read or parsed (for
-example a `logger` truncated by another tool); damaged runs are reported and skipped, never fatal.
+written once, at the end step, after the final model), *partial* when its folder exists without one (still
+training, or interrupted), and *damaged* when a file it needs cannot be read or parsed (for example a `logger`
+truncated by another tool); damaged runs are reported and skipped, never fatal.
 """
 
 import json

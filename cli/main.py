@@ -10,9 +10,8 @@ import argparse
 import sys
 from typing import List, Optional
 
-from cli import arg_utils, runner_registry
+from cli import arg_utils, runner_registry, sweep
 from datasets.errors import DatasetUnavailable
-from foundations import locks
 from foundations.hparams import HparamsError
 from foundations.io import FileProblem
 from platforms import registry as platforms_registry
@@ -79,15 +78,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         runner_class.add_args(parser, argv)
         add_job_control_args(parser)
+        sweep.add_args(parser)
         args = parser.parse_args(argv[1:])
         platform = platform_class.create_from_args(args)
         platform.validate()
-        runner = runner_class.create_from_args(args, platform=platform)
+        tasks = sweep.tasks(args, runner_class, split_levels=platform.submits_jobs)
+        runners = [task.runner(platform) for task in tasks]
         if args.display_output_location:
-            platform.run_job(runner.display_output_location)
+            for runner in runners:
+                platform.run_job(runner.display_output_location)
             return 0
         platform.check_folders()
-        platform.run_job(locks.locked(runner.run, runner.lock_folders(), platform, wait=args.wait_for_lock))
+        return platform.run_sweep(tasks, runners)
     except (HparamsError, DatasetUnavailable, FileProblem) as e:
         return error_exit(str(e))
     except SystemExit as e:  # argparse: --help (0) or a flag error (2), already printed.

@@ -177,6 +177,24 @@ def get(dataset_hparams: DatasetHparams, train: bool = True, *, platform=None):
     return make_loader(dataset, dataset_hparams.batch_size, train, platform)
 
 
+def get_unsharded(dataset_hparams: DatasetHparams, platform, train: bool = True):
+    """As `get`, but every process sees whole global batches (rank 0 of 1), e.g. to compute a pruning mask on one
+    process that equals a single-process run's."""
+    return get(dataset_hparams, train, platform=_SingleProcess(platform))
+
+
+class _SingleProcess:
+    """`platform` seen as the only process of its job (for `get_unsharded`)."""
+
+    rank, world_size, is_distributed = 0, 1, False
+
+    def __init__(self, platform):
+        self._platform = platform
+
+    def __getattr__(self, name):
+        return getattr(self._platform, name)
+
+
 def test_set_hparams(dataset_hparams: DatasetHparams) -> DatasetHparams:
     """The part of `dataset_hparams` the test set depends on (dataset, batch size, rotation labels and their seed)."""
     rotation = dataset_hparams.unsupervised_labels is not None

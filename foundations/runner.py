@@ -53,3 +53,20 @@ class Runner(abc.ABC):
         """The folders this job writes, locked while it runs so that a second job cannot write them at the same
         time (see foundations/locks.py). None by default."""
         return []
+
+    # Sweeps (cli/sweep.py) ------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def independent_levels(args: argparse.Namespace) -> Optional[List[int]]:
+        """The levels of `--levels` that this job runs independently of one another (a cluster sweep runs each as
+        its own task, with `--levels=<L>`), or None when the job's levels depend on each other or it has none."""
+        return None
+
+    def finished(self) -> bool:
+        """Whether every run of this job is already complete on disk (a sweep then skips it before submission).
+        The default, False, never skips: `run` itself still skips finished work."""
+        return False
+
+    def check_before_submission(self) -> None:
+        """Raise HparamsError for what a cluster job would fail on and no node can fix (a branch's trunk not yet
+        trained), so that nothing is submitted. Device checks stay in `run`: the submitting machine may have no GPU."""

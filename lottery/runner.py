@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from typing import List, Optional
 
+import torch
+
 from cli import shared_args
 from datasets import registry as datasets_registry
 from foundations import paths, seeds
@@ -27,6 +29,8 @@ from pruning.base import PruningExhausted
 from training import train
 from training.metric_logger import MetricLogger
 from training.runner import banner
+
+PRUNING_DATA_SEED = 0  # The order (and augmentation) of the data pruning strategies score on; see pruning/base.py.
 
 LEVELS_HELP = ('The number of levels of iterative pruning to perform. At each level, the network is trained to '
                'completion, pruned, and rewound, preparing it for the next lottery ticket iteration. The full '
@@ -95,6 +99,12 @@ class LotteryRunner(Runner):
         self.desc.check_names()
         print(self.location(0))
 
+    def finished(self) -> bool:
+        """Whether every level 0..levels is trained."""
+        return self.levels >= 0 and all(
+            train.is_done(self.location(level), self.desc.dataset_hparams, self.desc.training_hparams)
+            for level in range(self.levels + 1))
+
     def _print(self, text: str) -> None:
         if self.verbose and self.job_platform.is_primary_process:
             print(text)
@@ -105,9 +115,12 @@ class LotteryRunner(Runner):
         with current_platform.running(self.job_platform):
             self._run()
 
-    def _run(self) -> None:
+    def check_before_submission(self) -> None:
         if self.levels < 0:
             raise HparamsError(f'argument --levels: must be an integer >= 0, got {self.levels}')
+
+    def _run(self) -> None:
+        self.check_before_submission()
         self.desc.check_runnable(self.job_platform, levels=self.levels)
         self._print(banner(f'Lottery Ticket Experiment (Replicate {self.replicate})', self.desc.display,
                            self.location(0)))
@@ -165,7 +178,9 @@ class LotteryRunner(Runner):
         model.save(location, self.desc.train_start_step)
 
     def _prune_level(self, level: int) -> None:
-        """Save level L's mask: all ones at level 0, else the strategy applied to level L-1's trained weights."""
+        """Save level L's mask: all ones at level 0, else the strategy applied to level L-1's trained weights and
+        mask, plus what the strategy declares it uses (pruning/base.py): the starting weights (the rewind point times
+        level L-1's mask) and the pruning data. Runs on the primary process only; the others load the mask."""
         location = self.location(level)
         if Mask.exists(location):
             return
@@ -176,13 +191,40 @@ class LotteryRunner(Runner):
             previous = self.location(level - 1)
             model = models_registry.load(previous, self.desc.train_end_step, self.desc.model_hparams,
                                          outputs=self.desc.train_outputs, seed=0)
+            current_mask = Mask.load(previous)
+            strategy = pruning_registry.get_strategy(self.desc.pruning_hparams.pruning_strategy)
+            inputs = {}
+            if strategy.uses_starting_weights:
+                inputs['starting_model'] = self._starting_model(current_mask)
+            if strategy.uses_data:
+                inputs['data'] = self._pruning_data()
             prune = pruning_registry.get(self.desc.pruning_hparams)
             try:
-                mask = prune(model, Mask.load(previous))
+                mask = prune(model, current_mask, **inputs)
             except PruningExhausted as e:  # Ties pruned more than the up-front count foresaw.
                 raise PruningExhausted(f'{e} Level {level} cannot be pruned; levels 0-{level - 1} are finished '
                                        'and kept.') from None
             mask.save(location)
+
+    def _starting_model(self, mask: Mask):
+        """The rewind-point weights times `mask` (pruned weights exactly 0), on the platform's device."""
+        model = models_registry.load(self.location(0), self.desc.train_start_step, self.desc.model_hparams,
+                                     outputs=self.desc.train_outputs, seed=0)
+        with torch.no_grad():
+            parameters = dict(model.named_parameters())
+            for name, value in mask.items():
+                parameters[name].mul_(value.to(parameters[name].dtype))
+        return model.to(self.job_platform.torch_device)
+
+    def _pruning_data(self):
+        """The training set in one fixed order (shuffled with seed 0; augmented as in training), as whole global
+        batches on the platform's device, whatever the number of processes (see pruning/base.py)."""
+        if self.job_platform.world_size == 1:
+            loader = self.loaders.get(self.desc.dataset_hparams, train=True)  # Training reshuffles every epoch.
+        else:
+            loader = datasets_registry.get_unsharded(self.desc.dataset_hparams, self.job_platform)
+        loader.shuffle(PRUNING_DATA_SEED)
+        return loader
 
     def _train_level(self, level: int) -> bool:
         """Train level L from the rewind-point weights times level L's mask; returns whether it trained."""

@@ -14,6 +14,7 @@ from typing import Optional
 
 import torch
 
+from foundations import locks
 from foundations.hparams import Hparams
 from foundations.io import FileProblem, torch_load
 from platforms import platform as current
@@ -46,6 +47,8 @@ class Platform(Hparams):
     _imagenet_root: Optional[str] = None
     _device: Optional[str] = None
     _allow_download: Optional[bool] = None
+
+    submits_jobs = False  # True for platforms that run each task of a sweep as its own job (platforms/slurm.py).
 
     _name = 'Platform Hyperparameters'
     _description = 'Hyperparameters that control the plaform on which the job is run.'
@@ -214,3 +217,17 @@ class Platform(Hparams):
             job()
         finally:
             torch.distributed.destroy_process_group()
+
+    # Sweeps (cli/sweep.py) ----------------------------------------------------------------------------------
+
+    def run_sweep(self, tasks, runners) -> int:
+        """Run the sweep's runners one after another in this process (`tasks` are their picklable descriptions,
+        used by platforms that submit jobs elsewhere); returns the exit status."""
+        for task, runner in zip(tasks, runners):
+            self.run_runner(runner, wait_for_lock=task.wait_for_lock)
+        return 0
+
+    def run_runner(self, runner, wait_for_lock: bool = False) -> None:
+        """Run `runner` as a job holding the locks of the folders it writes (foundations/locks.py); with
+        `wait_for_lock`, wait for another job holding them instead of stopping."""
+        self.run_job(locks.locked(runner.run, runner.lock_folders(), self, wait=wait_for_lock))

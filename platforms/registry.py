@@ -1,8 +1,8 @@
 """Platforms by name, for `--platform`."""
 
-from platforms import local
+from platforms import local, slurm
 
-registered_platforms = {'local': local.Platform}
+registered_platforms = {'local': local.Platform, 'slurm': slurm.Platform}
 
 
 def get(name: str):

@@ -3,9 +3,15 @@
 import copy
 
 from foundations.hparams import HparamsError, PruningHparams
-from pruning import sparse_global
+from pruning import grasp, magnitude_init, random_init, snip, sparse_global, sparse_layerwise, synflow
 
-registered_strategies = {'sparse_global': sparse_global.Strategy}
+registered_strategies = {'sparse_global': sparse_global.Strategy,
+                         'sparse_layerwise': sparse_layerwise.Strategy,
+                         'random': random_init.Strategy,
+                         'magnitude_init': magnitude_init.Strategy,
+                         'snip': snip.Strategy,
+                         'grasp': grasp.Strategy,
+                         'synflow': synflow.Strategy}
 
 
 def get_strategy(name: str):
@@ -21,10 +27,12 @@ def get_pruning_hparams(name: str) -> type:
 
 
 def get(pruning_hparams: PruningHparams):
-    """`prune(trained_model, current_mask) -> Mask` with a copy of the hyperparameters bound."""
+    """`prune(trained_model, current_mask, **inputs) -> Mask` with a copy of the hyperparameters bound (`inputs`:
+    `starting_model`, `data`, see pruning/base.py)."""
     strategy = get_strategy(pruning_hparams.pruning_strategy)
     bound = copy.deepcopy(pruning_hparams)
-    return lambda trained_model, current_mask=None: strategy.prune(bound, trained_model, current_mask)
+    return lambda trained_model, current_mask=None, **inputs: strategy.prune(bound, trained_model, current_mask,
+                                                                            **inputs)
 
 
 def validate(pruning_hparams: PruningHparams, model) -> None:

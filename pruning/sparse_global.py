@@ -94,7 +94,8 @@ class Strategy(base.Strategy):
                 f'{deepest}: use --levels={deepest} or a smaller --pruning_fraction')
 
     @staticmethod
-    def prune(pruning_hparams: PruningHparams, trained_model, current_mask: Optional[Mask] = None) -> Mask:
+    def prune(pruning_hparams: PruningHparams, trained_model, current_mask: Optional[Mask] = None,
+              starting_model=None, data=None) -> Mask:
         """Prune the smallest surviving weights of the non-ignored prunable tensors, globally.
 
         With R = surviving weights over ALL prunable tensors (ignored ones included) and n = ceil(fraction x R),

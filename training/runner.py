@@ -62,6 +62,9 @@ class TrainingRunner(Runner):
         self.desc.check_names()
         print(self.output_location)
 
+    def finished(self) -> bool:
+        return train.is_done(self.output_location, self.desc.dataset_hparams, self.desc.training_hparams)
+
     def run(self) -> None:
         platform = self.job_platform
         with current_platform.running(platform):

@@ -208,7 +208,21 @@ class Branch(Runner):
             print(self.lottery_desc.run_path(self.replicate, level, self.experiment_name,
                                              root=self.job_platform.root))
 
+    def training_recipe(self):
+        """(dataset hparams, training hparams) the branch trains with: the trunk's unless a branch overrides it."""
+        return self.lottery_desc.dataset_hparams, self.lottery_desc.training_hparams
+
+    def finished(self) -> bool:
+        """Whether the branch folder of every requested level holds its final model and logger."""
+        dataset_hparams, training_hparams = self.training_recipe()
+        return all(train.is_done(self.lottery_desc.run_path(root=self.job_platform.root, replicate=self.replicate,
+                                                            pruning_level=level, experiment=self.experiment_name),
+                                 dataset_hparams, training_hparams) for level in self.levels)
+
     # Running --------------------------------------------------------------------------------------------------
+
+    def check_before_submission(self) -> None:
+        self.check_trunk()
 
     def check_trunk(self) -> None:
         """Raise HparamsError naming `--levels` if a requested trunk level has not been trained."""

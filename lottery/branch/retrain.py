@@ -28,6 +28,9 @@ class Branch(base.Branch):
         check_runnable(self.branch_hparams.retrain_d, self.branch_hparams.retrain_t, self.platform,
                        dataset_prefix='retrain_d', training_prefix='retrain_t')
 
+    def training_recipe(self):
+        return self.branch_hparams.retrain_d, self.branch_hparams.retrain_t
+
     def branch_function(self, retrain_d: DatasetHparams, retrain_t: TrainingHparams,
                         start_at_step_zero: bool = False):
         desc = self.lottery_desc

@@ -56,11 +56,23 @@ class BranchRunner(Runner):
                                f'choose from: {", ".join(sorted(registry.registered_branches))}')
         return BranchRunner(registry.get(args.branch_name).create_from_args(args, platform=platform))
 
+    @staticmethod
+    def independent_levels(args: argparse.Namespace) -> List[int]:
+        """A branch runs on each level of `--levels` on its own."""
+        from lottery.branch.base import parse_levels
+        return parse_levels(args.levels)
+
     def display_output_location(self) -> None:
         self.branch.display_output_location()
 
     def lock_folders(self) -> List[str]:
         return self.branch.lock_folders()
+
+    def finished(self) -> bool:
+        return self.branch.finished()
+
+    def check_before_submission(self) -> None:
+        self.branch.check_before_submission()
 
     def run(self) -> None:
         self.branch.run()

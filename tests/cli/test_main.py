@@ -12,7 +12,7 @@ RAW_HELP = HELP['model_independent']['raw_help_text']
 # Flags open_lth adds (hash-neutral: their defaults change nothing); compared with the original without them.
 NEW_FLAGS = ('--amp_dtype', '--pretrain_amp_dtype', '--retrain_t_amp_dtype', '--wait_for_lock', '--tensorboard')
 # Argument groups open_lth adds after the original's (their title, description and flags are all new).
-NEW_GROUPS = ('Job Control Arguments',)
+NEW_GROUPS = ('Job Control Arguments', 'Sweep Arguments')
 
 
 def without_new_groups(help_text: str) -> str:
@@ -124,7 +124,7 @@ def _flags(argv):
             if action.help and action.help.startswith('('):
                 text = action.help.replace('%(type)s', action.type.__name__ if action.type else 'None')
                 marker = text.split(')')[0] + ')'
-            if action.option_strings[0] in NEW_FLAGS:
+            if action.option_strings[0] in NEW_FLAGS or group.title in NEW_GROUPS:
                 continue
             rows.append({'flag': action.option_strings[0], 'dest': action.dest, 'group': group.title, 'kind': kind,
                          'type': action.type.__name__ if action.type else None, 'default': action.default,

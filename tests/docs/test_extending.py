@@ -59,7 +59,7 @@ def test_every_example_runs(restored_registries, capsys):
     assert len(blocks) >= 14
     files = [block.splitlines()[0][len('# file: '):] for block in blocks if block.startswith('# file: ')]
     assert files == ['datasets/stripes.py', 'datasets/stripes_original.py', 'models/mnist_linear.py',
-                     'pruning/sparse_layerwise.py', 'lottery/branch/reshuffle.py',
+                     'pruning/layer_magnitude.py', 'lottery/branch/reshuffle.py',
                      'lottery/branch/reshuffle_original.py', 'platforms/scratch.py']
     for path in files:  # The examples must not shadow real files.
         assert not os.path.exists(os.path.join(REPO, path))
