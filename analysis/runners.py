@@ -43,6 +43,7 @@ class ListRunner(Runner):
 
     @staticmethod
     def add_args(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> None:
+        parser.set_defaults(replicate=None)  # No replicates to sweep over (cli/sweep.py reads args.replicate).
         group = parser.add_argument_group('List Arguments', 'Which results to list, and how.')
         group.add_argument('--root', type=str, default=None,
                            help='The results root to list (default: $OPEN_LTH_ROOT, else ~/open_lth_data).')
@@ -83,6 +84,7 @@ class ReportRunner(Runner):
         branches) or, when neither `--default_hparams` nor `--pruning_strategy` is given, a train run."""
         from lottery.desc import LotteryDesc
         from training.desc import TrainingDesc
+        parser.set_defaults(replicate=None)  # It reports every replicate (cli/sweep.py reads args.replicate).
         group = parser.add_argument_group('Report Arguments', 'Which experiment to report on, and what to show.')
         group.add_argument('--experiment', type=str, default=None, help=EXPERIMENT_HELP)
         group.add_argument('--layers', action='store_true',
