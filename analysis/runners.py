@@ -33,6 +33,8 @@ def print_lines(lines) -> None:
 class ListRunner(Runner):
     """`list`: one line per experiment under the results root (see analysis/listing.py)."""
 
+    reads_only = True
+
     def __init__(self, root: str, as_json: bool = False):
         self.root = root
         self.as_json = as_json
