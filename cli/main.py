@@ -88,7 +88,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             for runner in runners:
                 platform.run_job(runner.display_output_location)
             return 0
-        platform.check_folders()
+        if not runner_class.reads_only:
+            platform.check_folders()
         return platform.run_sweep(tasks, runners)
     except (HparamsError, DatasetUnavailable, FileProblem) as e:
         return error_exit(str(e))

@@ -16,6 +16,7 @@ class JobArgs(Hparams):
     default_hparams: Optional[str] = None
     quiet: bool = False
     evaluate_only_at_end: bool = False
+    tensorboard: bool = False  # New in open_lth; like every field here, not part of any hash.
     concurrent: bool = False  # New in open_lth: a job flag, never hashed.
 
     _name = 'High-Level Arguments'
@@ -25,6 +26,8 @@ class JobArgs(Hparams):
     _default_hparams = 'Populate all arguments with the default hyperparameters for this model.'
     _quiet = 'Suppress output logging about the training status.'
     _evaluate_only_at_end = 'Run the test set only before and after training. Otherwise, will run every epoch.'
+    _tensorboard = ('Also write TensorBoard event files beside each run\'s logger (tensorboard --logdir '
+                    '$OPEN_LTH_ROOT shows every run by its folder name).')
     _concurrent = ('With --replicates: train the replicates together in one process, vectorised (train and '
                    'lottery, on the local platform; lottery levels advance together). Same folders and results as '
                    'one after another.')

@@ -3,6 +3,7 @@
 import abc
 import dataclasses
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 
@@ -70,9 +71,30 @@ class Desc(abc.ABC):
         return True
 
     def save(self, output_location: str) -> None:
-        """Write `hparams.log` unless the same file is already there (a rerun never rewrites it).
+        """Write `hparams.log` unless the same file is already there (a rerun never rewrites it), then `hparams.json`
+        unless there is one (see `save_json`).
 
         Raises DamagedFile if a different `hparams.log` is there (see `check_saved`); it is never overwritten.
         """
         if not self.check_saved(output_location):
             atomic_write_text(paths.hparams(output_location), self.hparams_log)
+        if not os.path.exists(paths.hparams_json(output_location)):
+            self.save_json(output_location)
+
+    def to_json_dict(self) -> dict:
+        """Everything that identifies this experiment, defaults included: {'kind': the name prefix, 'hashname',
+        'desc': {field: bundle dict, nested Desc dict, plain value or None}}. `from_json_dict` of the subclass
+        rebuilds an equal Desc (so the same `hashname`), which `hparams.log` cannot (it omits falsy values)."""
+        values = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Hparams):
+                value = value.to_dict()
+            elif isinstance(value, Desc):
+                value = value.to_json_dict()
+            values[f.name] = value
+        return {'kind': self.name_prefix(), 'hashname': self.hashname, 'desc': values}
+
+    def save_json(self, output_location: str) -> None:
+        """Write `hparams.json` (`to_json_dict`, indented) into `output_location`, atomically."""
+        atomic_write_text(paths.hparams_json(output_location), json.dumps(self.to_json_dict(), indent=4) + '\n')

@@ -160,6 +160,33 @@ class Hparams:
         return cls(**values)
 
     # ----------------------------------------------------------------------------------------------------------
+    # Plain-dict form (hparams.json): every public field with its value, defaults included.
+    # ----------------------------------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        """{field: value} for every public field in declaration order (nested bundles as nested dicts)."""
+        return {f.name: (getattr(self, f.name).to_dict() if isinstance(getattr(self, f.name), Hparams)
+                         else getattr(self, f.name)) for f in self.public_fields()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> 'Hparams':
+        """The inverse of `to_dict`. Raises ValueError for a field this class does not have or lacks a required one."""
+        unknown = set(values) - {f.name for f in cls.public_fields()}
+        if unknown:
+            raise ValueError(f'{cls.__name__} has no field(s) {", ".join(sorted(unknown))}')
+        kwargs = {}
+        for field in cls.public_fields():
+            if field.name not in values:
+                if cls.is_required(field):
+                    raise ValueError(f'{cls.__name__}: missing required field {field.name}')
+                continue
+            field_type, value = cls.field_type(field), values[field.name]
+            if isinstance(field_type, type) and issubclass(field_type, Hparams) and isinstance(value, dict):
+                value = field_type.from_dict(value)
+            kwargs[field.name] = value
+        return cls(**kwargs)
+
+    # ----------------------------------------------------------------------------------------------------------
     # Validation of values (called before anything is written; see cli/).
     # ----------------------------------------------------------------------------------------------------------
 

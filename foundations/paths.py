@@ -33,3 +33,8 @@ def model(root: str, step: Step) -> str:
 def hparams(root: str) -> str:
     """The file holding the readable hyperparameters in result folder `root`."""
     return os.path.join(root, 'hparams.log')
+
+
+def hparams_json(root: str) -> str:
+    """The file holding every hyperparameter (defaults included) as JSON in result folder `root` (new in open_lth)."""
+    return os.path.join(root, 'hparams.json')

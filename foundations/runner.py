@@ -20,6 +20,8 @@ class Runner(abc.ABC):
     """
 
     platform = None
+    # A runner that only reads results (`list`) runs even where the results folder cannot be written.
+    reads_only = False
 
     @property
     def job_platform(self):

@@ -131,6 +131,21 @@ class LotteryDesc(Desc):
             desc.pretrain_training_hparams = dataclasses.replace(training_hparams, training_steps=rewinding_steps)
         return desc
 
+    @staticmethod
+    def from_json_dict(data: dict) -> 'LotteryDesc':
+        """The Desc saved by `to_json_dict` (`hparams.json`). Raises ValueError/KeyError/TypeError if malformed,
+        HparamsError for an unknown pruning strategy."""
+        values = data['desc']
+        pruning_values = values['pruning_hparams']
+        pruning_class = pruning_registry.get_pruning_hparams(pruning_values['pruning_strategy'])
+        pretrain_dataset, pretrain_training = values.get('pretrain_dataset_hparams'), values.get(
+            'pretrain_training_hparams')
+        return LotteryDesc(
+            ModelHparams.from_dict(values['model_hparams']), DatasetHparams.from_dict(values['dataset_hparams']),
+            TrainingHparams.from_dict(values['training_hparams']), pruning_class.from_dict(pruning_values),
+            DatasetHparams.from_dict(pretrain_dataset) if pretrain_dataset is not None else None,
+            TrainingHparams.from_dict(pretrain_training) if pretrain_training is not None else None)
+
     def flag_prefix(self, field_name: str) -> Optional[str]:
         return 'pretrain' if field_name in PRETRAIN_TITLES else None
 

@@ -15,7 +15,7 @@ import torch
 
 from cli import shared_args
 from datasets import registry as datasets_registry
-from foundations import seeds
+from foundations import paths, seeds
 from foundations.hparams import HparamsError
 from foundations.io import DamagedFile
 from foundations.runner import Runner
@@ -64,6 +64,7 @@ class LotteryRunner(Runner):
     verbose: bool = True
     evaluate_every_epoch: bool = True
     platform: object = None
+    tensorboard: bool = False  # New in open_lth (--tensorboard): TensorBoard event files beside each logger.
 
     trainer = None  # Stands in for train.standard_train when set (--concurrent: lottery/concurrent.py).
 
@@ -92,7 +93,8 @@ class LotteryRunner(Runner):
         desc = LotteryDesc.create_from_args(args)
         desc.validate()
         return LotteryRunner(job.replicate, args.levels, desc, verbose=not job.quiet,
-                             evaluate_every_epoch=not job.evaluate_only_at_end, platform=platform)
+                             evaluate_every_epoch=not job.evaluate_only_at_end, platform=platform,
+                             tensorboard=job.tensorboard)
 
     def location(self, level) -> str:
         return self.desc.run_path(self.replicate, level, root=self.job_platform.root)
@@ -160,6 +162,8 @@ class LotteryRunner(Runner):
         location = self.location('pretrain')
         if train.is_done(location, self.desc.pretrain_dataset_hparams, self.desc.pretrain_training_hparams):
             return False
+        if self.job_platform.is_primary_process:
+            self.desc.save_json(location)
         self._print(header('Pretraining'))
         model = models_registry.get(self.desc.model_hparams, outputs=self.desc.pretrain_outputs,
                                     seed=seeds.model_init_seed(self.replicate))
@@ -167,7 +171,7 @@ class LotteryRunner(Runner):
         return trainer(model, location, self.desc.pretrain_dataset_hparams,
                        self.desc.pretrain_training_hparams, verbose=self.verbose,
                        evaluate_every_epoch=self.evaluate_every_epoch, platform=self.job_platform,
-                       loaders=self.loaders)
+                       loaders=self.loaders, tensorboard=self.tensorboard)
 
     def _establish_initial_weights(self) -> None:
         """Save the rewind-point weights in level_0/main: the initialisation, or the end of pretraining."""
@@ -234,6 +238,8 @@ class LotteryRunner(Runner):
     def _train_level(self, level: int) -> bool:
         """Train level L from the rewind-point weights times level L's mask; returns whether it trained."""
         location = self.location(level)
+        if self.job_platform.is_primary_process and not os.path.exists(paths.hparams_json(location)):
+            self.desc.save_json(location)  # Also fills in folders written before hparams.json existed.
         if train.is_done(location, self.desc.dataset_hparams, self.desc.training_hparams):
             return False
         model = models_registry.load(self.location(0), self.desc.train_start_step, self.desc.model_hparams,
@@ -247,7 +253,7 @@ class LotteryRunner(Runner):
         return trainer(pruned_model, location, self.desc.dataset_hparams, self.desc.training_hparams,
                        start_step=self.desc.train_start_step, verbose=self.verbose,
                        evaluate_every_epoch=self.evaluate_every_epoch, platform=self.job_platform,
-                       loaders=self.loaders)
+                       loaders=self.loaders, tensorboard=self.tensorboard)
 
 
 def summary(desc: LotteryDesc, root: str, replicate: int, levels: int) -> str:

@@ -46,6 +46,7 @@ class TrainingJob:
     training_hparams: object
     start_step: Optional[Step] = None
     loaders: object = None
+    tensorboard: bool = False
 
 
 @dataclass
@@ -61,7 +62,8 @@ class JobCollector:
         if train.is_done(bound['output_location'], bound['dataset_hparams'], bound['training_hparams']):
             return False
         self.jobs.append(TrainingJob(bound['model'], bound['output_location'], bound['dataset_hparams'],
-                                     bound['training_hparams'], bound.get('start_step'), bound.get('loaders')))
+                                     bound['training_hparams'], bound.get('start_step'), bound.get('loaders'),
+                                     bool(bound.get('tensorboard'))))
         return True
 
     def train_all(self, verbose: bool = True, evaluate_every_epoch: bool = True, loaders=None) -> bool:
@@ -100,6 +102,10 @@ def standard_train_concurrently(jobs: Sequence[TrainingJob], platform, verbose: 
     callbacks = [standard_callbacks(first.training_hparams, train_loader, test_loader, platform=platform,
                                     verbose=verbose, start_step=first.start_step,
                                     evaluate_every_epoch=evaluate_every_epoch) for _ in jobs]
+    if first.tensorboard:  # As standard_train: TensorBoard event files beside each replicate's logger.
+        from training.tensorboard import tensorboard_callback
+        end = Step.from_str(first.training_hparams.training_steps, expected_ipe)
+        callbacks = [replica + [tensorboard_callback(platform, end)] for replica in callbacks]
     train_concurrently(first.training_hparams, [job.model for job in jobs], train_loader,
                        [job.output_location for job in jobs], callbacks=callbacks, start_step=first.start_step,
                        platform=platform, verbose=verbose)

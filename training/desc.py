@@ -68,6 +68,14 @@ class TrainingDesc(Desc):
         return TrainingDesc(ModelHparams.create_from_args(args), DatasetHparams.create_from_args(args),
                             TrainingHparams.create_from_args(args))
 
+    @staticmethod
+    def from_json_dict(data: dict) -> 'TrainingDesc':
+        """The Desc saved by `to_json_dict` (`hparams.json`). Raises ValueError/KeyError/TypeError if malformed."""
+        values = data['desc']
+        return TrainingDesc(ModelHparams.from_dict(values['model_hparams']),
+                            DatasetHparams.from_dict(values['dataset_hparams']),
+                            TrainingHparams.from_dict(values['training_hparams']))
+
     def check_names(self) -> None:
         """Raise HparamsError for a well-formed but unknown name (model, initializer, dataset, optimizer, ...);
         what `--display_output_location` checks before it prints the folder."""

@@ -30,6 +30,7 @@ class TrainingRunner(Runner):
     verbose: bool = True
     evaluate_every_epoch: bool = True
     platform: object = None
+    tensorboard: bool = False  # New in open_lth (--tensorboard): TensorBoard event files beside the logger.
 
     # Hooks for --concurrent (training/concurrent.py): a stand-in for train.standard_train, and a shared LoaderCache.
     trainer = None
@@ -57,7 +58,8 @@ class TrainingRunner(Runner):
         desc = TrainingDesc.create_from_args(args)
         desc.validate()
         return TrainingRunner(job.replicate, desc, verbose=not job.quiet,
-                              evaluate_every_epoch=not job.evaluate_only_at_end, platform=platform)
+                              evaluate_every_epoch=not job.evaluate_only_at_end, platform=platform,
+                              tensorboard=job.tensorboard)
 
     @property
     def output_location(self) -> str:
@@ -99,4 +101,4 @@ class TrainingRunner(Runner):
         trainer = self.trainer or train.standard_train
         trainer(model, location, self.desc.dataset_hparams, self.desc.training_hparams,
                 verbose=self.verbose, evaluate_every_epoch=self.evaluate_every_epoch, platform=platform,
-                loaders=loaders)
+                loaders=loaders, tensorboard=self.tensorboard)

@@ -192,12 +192,14 @@ def check_files(output_location: str, end_iteration: Optional[int] = None) -> No
 
 def standard_train(model: torch.nn.Module, output_location: str, dataset_hparams: DatasetHparams,
                    training_hparams: TrainingHparams, start_step: Optional[Step] = None, verbose: bool = True,
-                   evaluate_every_epoch: bool = True, *, platform=None, loaders=None) -> bool:
+                   evaluate_every_epoch: bool = True, *, platform=None, loaders=None,
+                   tensorboard: bool = False) -> bool:
     """Train with the standard callbacks unless the run in `output_location` is already done.
 
     The original's signature; `platform` (default: the running job's) and `loaders` (a
-    datasets.registry.LoaderCache, so several runs of one job share datasets in memory) are keyword only.
-    Returns True if it trained, False if the run was already done.
+    datasets.registry.LoaderCache, so several runs of one job share datasets in memory) are keyword only. With
+    `tensorboard` (keyword, new), the logged metrics also go to TensorBoard event files in `output_location` as
+    they are recorded (training/tensorboard.py). Returns True if it trained, False if the run was already done.
     """
     if is_done(output_location, dataset_hparams, training_hparams):
         return False
@@ -212,6 +214,10 @@ def standard_train(model: torch.nn.Module, output_location: str, dataset_hparams
     callbacks = standard_callbacks(training_hparams, train_loader, test_loader, verbose=verbose,
                                    start_step=start_step, evaluate_every_epoch=evaluate_every_epoch,
                                    platform=platform)
+    if tensorboard:
+        from training.tensorboard import tensorboard_callback
+        callbacks = callbacks + [tensorboard_callback(platform, Step.from_str(training_hparams.training_steps,
+                                                                              expected_ipe))]
     train(training_hparams, model, train_loader, output_location, callbacks, start_step=start_step,
           platform=platform, verbose=verbose)
     return True

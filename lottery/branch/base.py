@@ -16,6 +16,7 @@ from typing import List, Optional
 
 from cli import arg_utils, shared_args
 from datasets import registry as datasets_registry
+from foundations import paths
 from foundations.hparams import Hparams, HparamsError
 from foundations.runner import Runner
 from foundations.step import Step
@@ -109,6 +110,7 @@ class Branch(Runner):
     level: Optional[int] = None
     evaluate_every_epoch: bool = True
     platform: object = None
+    tensorboard: bool = False  # New in open_lth (--tensorboard): TensorBoard event files beside each logger.
     loaders: object = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     def __init_subclass__(cls, **kwargs):
@@ -156,7 +158,8 @@ class Branch(Runner):
         desc = cls.BranchDesc.create_from_args(args)
         desc.validate()
         branch = cls(job.replicate, levels, desc, verbose=not job.quiet,
-                     evaluate_every_epoch=not job.evaluate_only_at_end, platform=platform)
+                     evaluate_every_epoch=not job.evaluate_only_at_end, platform=platform,
+                     tensorboard=job.tensorboard)
         branch.validate_arguments()
         return branch
 
@@ -244,6 +247,8 @@ class Branch(Runner):
         arguments = {f.name: getattr(self.branch_hparams, f.name) for f in self.branch_hparams.public_fields()}
         for level in self.levels:
             self.level = level
+            if platform.is_primary_process and not os.path.exists(paths.hparams_json(self.branch_root)):
+                self.desc.save_json(self.branch_root)
             if self.verbose and platform.is_primary_process:
                 title = f'Branch {self.name()} (Replicate {self.replicate}, Level {level})'
                 display = self.lottery_desc.display + '\n' + self.branch_hparams.display
@@ -264,6 +269,6 @@ class Branch(Runner):
                                        training_hparams or self.lottery_desc.training_hparams,
                                        start_step=start_step, verbose=self.verbose,
                                        evaluate_every_epoch=self.evaluate_every_epoch, platform=self.job_platform,
-                                       loaders=self.loaders)
+                                       loaders=self.loaders, tensorboard=self.tensorboard)
         if not trained and self.verbose and self.job_platform.is_primary_process:
             print(f'Already done: {self.branch_root} holds the final model and logger; nothing to train.')

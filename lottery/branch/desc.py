@@ -28,6 +28,20 @@ class BranchDesc(Desc):
         self.lottery_desc.validate()
         self.branch_hparams.validate()
 
+    @staticmethod
+    def from_json_dict(data: dict) -> 'BranchDesc':
+        """The Desc saved by `to_json_dict` (`hparams.json` in a branch folder), as the named branch's BranchDesc
+        class. Raises ValueError/KeyError/TypeError if malformed, and ValueError for a branch that is not
+        registered."""
+        from lottery.branch import registry  # The registry imports the branches, which import this module.
+        values = data['desc']
+        name = values['branch_name']
+        if name not in registry.registered_branches:
+            raise ValueError(f'unknown branch {name!r}')
+        branch = registry.get(name)
+        return branch.BranchDesc(LotteryDesc.from_json_dict(values['lottery_desc']),
+                                 branch.hparams_class().from_dict(values['branch_hparams']))
+
 
 def make_BranchDesc(BranchHparams: type, name: str) -> type:  # noqa: N802 (the original's name)
     """The BranchDesc class of the branch called `name` whose arguments are the Hparams class `BranchHparams`.

@@ -10,8 +10,8 @@ HELP = load_golden('help_defaults.json')
 RAW_HELP = HELP['model_independent']['raw_help_text']
 
 # Flags open_lth adds (hash-neutral: their defaults change nothing); compared with the original without them.
-NEW_FLAGS = ('--amp_dtype', '--pretrain_amp_dtype', '--retrain_t_amp_dtype', '--wait_for_lock', '--concurrent',
-             '--compile')
+NEW_FLAGS = ('--amp_dtype', '--pretrain_amp_dtype', '--retrain_t_amp_dtype', '--wait_for_lock', '--tensorboard',
+             '--concurrent', '--compile')
 # Argument groups open_lth adds after the original's (their title, description and flags are all new).
 NEW_GROUPS = ('Job Control Arguments', 'Sweep Arguments')
 
@@ -55,7 +55,12 @@ def terminal_width(monkeypatch):
 def test_command_chooser(capsys):
     status, out, _ = run_cli([], capsys)
     assert status == 1
-    assert out == HELP['model_independent']['raw_top_level_help (no subcommand, exit 1)']
+    original = HELP['model_independent']['raw_top_level_help (no subcommand, exit 1)'].splitlines(keepends=True)
+    # The original's lines stay as they are; our subcommands come after its three, before the closing rule.
+    assert out.splitlines(keepends=True) == original[:-1] + [
+        '    * open_lth.py list [...] => List the experiments under the results root.\n',
+        '    * open_lth.py report [...] => Report the results of an experiment: a table, CSV files and figures.\n',
+    ] + original[-1:]
     status, out, _ = run_cli(['--help'], capsys)
     assert status == 1 and 'Choose a command to run:' in out
 

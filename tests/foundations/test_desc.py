@@ -64,3 +64,37 @@ def test_hparams_log(tmp_path):
     from tests.conftest import load_golden
     expected = load_golden('help_defaults.json')['models']['mnist_lenet_300_100']['train_hparams_log_text']
     assert (tmp_path / 'hparams.log').read_text() == expected
+
+
+def test_hparams_json_rebuilds_the_desc_and_its_folder_name_exactly(tmp_path):
+    """hparams.json keeps what hparams.log drops (a seed of 0, pretraining bundles, branch arguments)."""
+    import json
+
+    from analysis.hparams_files import desc_from_json_dict, parse_hparams_log
+    from lottery.branch import registry as branch_registry
+    from models import registry
+
+    preset = registry.get_default_hparams('mnist_lenet_300_100')
+    seeded = dataclasses.replace(preset, training_hparams=dataclasses.replace(preset.training_hparams,
+                                                                              data_order_seed=0))
+    rewound = dataclasses.replace(seeded, pretrain_dataset_hparams=seeded.dataset_hparams,
+                                  pretrain_training_hparams=dataclasses.replace(seeded.training_hparams,
+                                                                                training_steps='500it'))
+    train = TrainingDesc(preset.model_hparams, dataclasses.replace(preset.dataset_hparams, transformation_seed=0),
+                         preset.training_hparams)
+    retrain, prune = branch_registry.get('retrain'), branch_registry.get('randomly_prune')
+    retrain_hparams = retrain.hparams_class()(
+        retrain_d=DatasetHparams('mnist', 64), retrain_t=TrainingHparams('adam', 0.001, '2ep', momentum=0.5))
+    prune_hparams = prune.hparams_class()(seed=0, strategy='global')
+    descs = [seeded, rewound, train, retrain.BranchDesc(rewound, retrain_hparams),
+             prune.BranchDesc(seeded, prune_hparams)]
+    for i, desc in enumerate(descs):
+        folder = str(tmp_path / str(i))
+        desc.save_json(folder)
+        data = json.load(open(f'{folder}/hparams.json'))
+        rebuilt = desc_from_json_dict(data)
+        assert rebuilt == desc and rebuilt.hashname == desc.hashname == data['hashname']
+    # hparams.log cannot: the seed of 0 is not written, and reading it back names another folder.
+    log_text = '\n'.join(seeded.field_display(name) for name, _ in seeded.hparams_fields())
+    assert parse_hparams_log(log_text, 'lottery').hashname != seeded.hashname
+    assert parse_hparams_log(log_text, 'lottery') == preset

@@ -54,7 +54,7 @@ def test_endpoints_masks_initialisation_and_files(trunk, capsys):
     assert [os.path.basename(f) for f in folders] == ['lottery_branch_instability_b0901468e22c0cf627c38557d0641a3b'] * 2
     assert [os.path.basename(os.path.dirname(f)) for f in folders] == ['level_0', 'level_1']
     for level, folder in enumerate(folders):
-        assert sorted(os.listdir(folder)) == ['logger', 'spawn_0it', 'spawn_10it', 'trunk']
+        assert sorted(os.listdir(folder)) == ['hparams.json', 'logger', 'spawn_0it', 'spawn_10it', 'trunk']
         assert sorted(os.listdir(os.path.join(folder, 'trunk'))) == ['checkpoint.pth', 'model_ep0_it0.pth',
                                                                      'model_ep1_it0.pth']
         mask = Mask.load(level_dir(trunk, level))
@@ -329,6 +329,6 @@ def test_killed_during_second_child_and_interpolation_resumes_to_identical_files
     run_ok(argv, capsys)
     uninterrupted = files(folder.replace(results_root, str(tmp_path / 'uninterrupted')))
     assert sorted(resumed) == sorted(uninterrupted)
-    assert len(resumed) == 14
+    assert len(resumed) == 15  # hparams.json included
     assert all(same(resumed[name], uninterrupted[name]) for name in resumed), \
         [name for name in resumed if not same(resumed[name], uninterrupted[name])]

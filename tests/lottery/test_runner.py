@@ -52,7 +52,7 @@ def test_levels_masks_and_rewinding_to_initialisation(capsys):
         folder = level_dir(level0, level)
         assert sorted(os.listdir(folder)) == sorted(
             (['hparams.log'] if level == 0 else []) +
-            ['checkpoint.pth', 'logger', 'mask.pth', 'model_ep0_it0.pth', 'model_ep0_it3.pth',
+            ['checkpoint.pth', 'hparams.json', 'logger', 'mask.pth', 'model_ep0_it0.pth', 'model_ep0_it3.pth',
              'sparsity_report.json'])
         mask = Mask.load(folder)
         assert sum(int(v.sum()) for v in mask.values()) == remaining
@@ -88,7 +88,8 @@ def test_rewinding_starts_every_level_from_the_rewind_point(capsys):
     level0 = location(capsys, argv)
     run_ok(argv, capsys)
     pretrain = level_dir(level0, 'pretrain')
-    assert sorted(os.listdir(pretrain)) == ['checkpoint.pth', 'logger', 'model_ep0_it0.pth', 'model_ep1_it0.pth']
+    assert sorted(os.listdir(pretrain)) == ['checkpoint.pth', 'hparams.json', 'logger', 'model_ep0_it0.pth',
+                                            'model_ep1_it0.pth']
     rewind_point = load(os.path.join(pretrain, 'model_ep1_it0.pth'))
     assert {k: torch.equal(v, rewind_point[k]) for k, v in load(os.path.join(level0, 'model_ep1_it0.pth')).items()} \
         == {k: True for k in rewind_point}

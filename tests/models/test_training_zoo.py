@@ -25,8 +25,8 @@ def run_ok(argv, capsys):
 @pytest.mark.parametrize('model', ['cifar_resnet_20', 'cifar_vgg_11'])
 def test_two_epochs_of_train(model, fake_cifar, capsys):
     location = run_ok(['train', f'--default_hparams={model}', '--training_steps=2ep'] + TINY_CIFAR, capsys)
-    assert sorted(os.listdir(location)) == ['checkpoint.pth', 'hparams.log', 'logger', 'model_ep0_it0.pth',
-                                            'model_ep2_it0.pth']
+    assert sorted(os.listdir(location)) == ['checkpoint.pth', 'hparams.json', 'hparams.log', 'logger',
+                                            'model_ep0_it0.pth', 'model_ep2_it0.pth']
     logger = open(os.path.join(location, 'logger')).read().splitlines()
     assert [line.rsplit(',', 1)[0] for line in logger[2::3]] == ['test_examples,0', 'test_examples,2',
                                                                   'test_examples,4']

@@ -44,8 +44,8 @@ def test_two_processes_train_like_one(env, results_root, tmp_path):  # noqa: F81
     subprocess.run(command(*TRAIN), env=single_env, check=True, capture_output=True)
     torchrun(TRAIN, env)
 
-    assert sorted(os.listdir(location)) == ['checkpoint.pth', 'hparams.log', 'logger', 'model_ep0_it0.pth',
-                                            'model_ep2_it0.pth']
+    assert sorted(os.listdir(location)) == ['checkpoint.pth', 'hparams.json', 'hparams.log', 'logger',
+                                            'model_ep0_it0.pth', 'model_ep2_it0.pth']
     ours = read_logger(location)
     assert [v for n, _, v in ours if n == 'test_examples'] == [10000.0] * 3  # Shards add up to the test set.
     assert_loggers_close(ours, read_logger(location.replace(results_root, single_env['OPEN_LTH_ROOT'])))

@@ -48,7 +48,7 @@ def test_sweeps_on_the_local_executor_equal_local_runs(tmp_path, capsys, monkeyp
     assert [line.split(': ')[1].split(' of ')[0] for line in out.splitlines() if line.startswith('Submitted job')] \
         == ['replicate_1', 'replicate_2']
     lottery_files = files(local_root)
-    assert len(lottery_files) == 2 * (7 + 6)  # level_0: 7 files with hparams.log, level_1: 6, per replicate.
+    assert len(lottery_files) == 2 * (8 + 7)  # level_0: 8 files with hparams.log/.json, level_1: 7, per replicate.
     assert {p.split(os.sep)[1] for p in lottery_files} == {'replicate_1', 'replicate_2'}
     assert files(slurm_root) == lottery_files
     with open(os.path.join(slurm_root, 'slurm_logs', 'submissions.jsonl')) as f:
@@ -68,7 +68,7 @@ def test_sweeps_on_the_local_executor_equal_local_runs(tmp_path, capsys, monkeyp
     assert [line.split(': ')[1].split(' of ')[0] for line in out.splitlines() if line.startswith('Submitted job')] \
         == ['replicate_1/level_0', 'replicate_1/level_1', 'replicate_2/level_0', 'replicate_2/level_1']
     branch_files = files(local_root)
-    assert len(branch_files) == len(lottery_files) + 4 * 6  # mask, report, 2 models, checkpoint, logger.
+    assert len(branch_files) == len(lottery_files) + 4 * 7  # mask, report, 2 models, checkpoint, logger, hparams.json.
     assert files(slurm_root) == branch_files
 
 

@@ -105,8 +105,8 @@ def test_the_advice_works(finished_lottery, results_root, capsys, deleted):
     level_0 = snapshot(run_folder(results_root, 0))
     status, out, err = run_cli(LOTTERY, capsys)
     assert status == 0 and err == ''
-    assert sorted(os.listdir(level_1)) == ['checkpoint.pth', 'logger', 'mask.pth', 'model_ep0_it0.pth',
-                                           'model_ep0_it2.pth', 'sparsity_report.json']
+    assert sorted(os.listdir(level_1)) == ['checkpoint.pth', 'hparams.json', 'logger', 'mask.pth',
+                                           'model_ep0_it0.pth', 'model_ep0_it2.pth', 'sparsity_report.json']
     assert snapshot(run_folder(results_root, 0)) == level_0
 
 

@@ -52,7 +52,8 @@ def test_full_disk_keeps_the_last_good_checkpoint(results_root, monkeypatch, cap
                                  f'the last good checkpoint {checkpoint} is intact', 'free some space')
     assert line.endswith('run the same command again to resume')
     assert torch.load(checkpoint, weights_only=True)['ep'] == 0  # The one written at the start of epoch 0.
-    assert sorted(os.listdir(folder)) == ['checkpoint.pth', 'hparams.log', 'model_ep0_it0.pth']  # No temp file.
+    assert sorted(os.listdir(folder)) == ['checkpoint.pth', 'hparams.json', 'hparams.log',
+                                          'model_ep0_it0.pth']  # No temp file.
 
     status, out, err = run_cli(TRAIN_3_EPOCHS, capsys)  # Space again: the same command resumes and finishes.
     assert status == 0 and err == ''

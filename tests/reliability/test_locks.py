@@ -61,8 +61,8 @@ def test_held_folder_stops_the_second_job_then_a_killed_holder_does_not_block(en
 
     status, out, err = run_cli(TRAIN, capsys)  # ... and does not block: its pid is gone.
     assert status == 0, err
-    assert sorted(os.listdir(folder)) == ['checkpoint.pth', 'hparams.log', 'logger', 'model_ep0_it0.pth',
-                                          'model_ep0_it2.pth']
+    assert sorted(os.listdir(folder)) == ['checkpoint.pth', 'hparams.json', 'hparams.log', 'logger',
+                                          'model_ep0_it0.pth', 'model_ep0_it2.pth']
     assert not os.path.exists(locks.lock_path(folder))  # Released at the end.
 
 

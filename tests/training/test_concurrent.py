@@ -180,6 +180,17 @@ def test_concurrent_replicates_draw_their_own_data_order(capsys, results_root):
     assert losses[0] != losses[1]
 
 
+def test_concurrent_replicates_write_tensorboard_events(capsys, results_root):
+    pytest.importorskip('tensorboard')
+    argv = ['train', '--default_hparams=mnist_lenet_300_100', '--model_name=mnist_lenet_20_10',
+            '--subsample_fraction=0.01', '--batch_size=60', '--training_steps=1ep', '--replicates=1-2', '--concurrent',
+            '--tensorboard', '--quiet']
+    status, _, err = run_cli(argv, capsys)
+    assert status == 0, err
+    for location in run_cli(argv + ['--display_output_location'], capsys)[1].split():
+        assert any(name.startswith('events.out.tfevents.') for name in os.listdir(location))
+
+
 def test_concurrent_branches_are_refused(capsys, results_root):
     status, _, err = run_cli(['lottery_branch', 'randomly_reinitialize', '--default_hparams=mnist_lenet_300_100',
                               '--levels=0', '--replicates=1-2', '--concurrent'], capsys)
