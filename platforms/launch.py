@@ -56,6 +56,9 @@ def run_workers(job, world_size: int) -> int:
 
 
 def _worker(rank: int, world_size: int, port: int, job, statuses) -> None:
+    if 'OMP_NUM_THREADS' not in os.environ:  # As torchrun does for several processes: one thread each, which also
+        os.environ['OMP_NUM_THREADS'] = '1'  # makes float reductions, hence results, equal to torchrun's.
+        torch.set_num_threads(1)
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
                       LOCAL_WORLD_SIZE=str(world_size), MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     from cli.main import error_exit
