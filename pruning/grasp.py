@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 from foundations.hparams import flag_name
-from pruning import base, ranking, snip
+from pruning import ranking, snip
 from pruning.mask import Mask
 
 
@@ -46,7 +46,7 @@ def scores(starting_model, batches: List[Tuple]) -> Dict[str, torch.Tensor]:
     return {name: -(w.detach() * hessian_gradient[name]) for name, w in weights.items()}
 
 
-class Strategy(base.Strategy):
+class Strategy(ranking.RankingStrategy):
     """GraSP (see the module docstring)."""
 
     uses_starting_weights = True
@@ -55,18 +55,6 @@ class Strategy(base.Strategy):
     @staticmethod
     def get_pruning_hparams() -> type:
         return PruningHparams
-
-    @staticmethod
-    def validate(pruning_hparams: PruningHparams, model) -> None:
-        ranking.validate_layers(pruning_hparams, model)
-
-    @staticmethod
-    def validate_names(pruning_hparams: PruningHparams, model) -> None:
-        ranking.validate_names(pruning_hparams, model)
-
-    @staticmethod
-    def check_levels(pruning_hparams: PruningHparams, model, levels: int) -> None:
-        ranking.check_levels(pruning_hparams, model, levels)
 
     @staticmethod
     def prune(pruning_hparams: PruningHparams, trained_model, current_mask: Optional[Mask] = None,

@@ -7,7 +7,7 @@ from typing import Dict, Optional
 
 import torch
 
-from pruning import base, ranking
+from pruning import ranking
 from pruning.mask import Mask
 
 
@@ -23,7 +23,7 @@ def scores(starting_model) -> Dict[str, torch.Tensor]:
     return {name: w.detach().abs() for name, w in ranking.prunable_weights(starting_model).items()}
 
 
-class Strategy(base.Strategy):
+class Strategy(ranking.RankingStrategy):
     """Global magnitude pruning of the starting weights (see the module docstring)."""
 
     uses_starting_weights = True
@@ -31,18 +31,6 @@ class Strategy(base.Strategy):
     @staticmethod
     def get_pruning_hparams() -> type:
         return PruningHparams
-
-    @staticmethod
-    def validate(pruning_hparams: PruningHparams, model) -> None:
-        ranking.validate_layers(pruning_hparams, model)
-
-    @staticmethod
-    def validate_names(pruning_hparams: PruningHparams, model) -> None:
-        ranking.validate_names(pruning_hparams, model)
-
-    @staticmethod
-    def check_levels(pruning_hparams: PruningHparams, model, levels: int) -> None:
-        ranking.check_levels(pruning_hparams, model, levels)
 
     @staticmethod
     def prune(pruning_hparams: PruningHparams, trained_model, current_mask: Optional[Mask] = None,

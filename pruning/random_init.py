@@ -13,7 +13,7 @@ from typing import Dict, Optional
 
 import torch
 
-from pruning import base, ranking
+from pruning import ranking
 from pruning.mask import Mask
 
 
@@ -34,24 +34,12 @@ def scores(model, seed: int) -> Dict[str, torch.Tensor]:
             for name, w in ranking.prunable_weights(model).items()}
 
 
-class Strategy(base.Strategy):
+class Strategy(ranking.RankingStrategy):
     """Random global pruning (see the module docstring)."""
 
     @staticmethod
     def get_pruning_hparams() -> type:
         return PruningHparams
-
-    @staticmethod
-    def validate(pruning_hparams: PruningHparams, model) -> None:
-        ranking.validate_layers(pruning_hparams, model)
-
-    @staticmethod
-    def validate_names(pruning_hparams: PruningHparams, model) -> None:
-        ranking.validate_names(pruning_hparams, model)
-
-    @staticmethod
-    def check_levels(pruning_hparams: PruningHparams, model, levels: int) -> None:
-        ranking.check_levels(pruning_hparams, model, levels)
 
     @staticmethod
     def prune(pruning_hparams: PruningHparams, trained_model, current_mask: Optional[Mask] = None,

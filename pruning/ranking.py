@@ -21,6 +21,7 @@ import torch
 
 from foundations import hparams
 from foundations.hparams import HparamsError
+from pruning import base
 from pruning.mask import Mask
 
 
@@ -200,3 +201,20 @@ def prunable_weights(model) -> Dict[str, torch.Tensor]:
     """{name: parameter} of `model`'s prunable tensors (the live parameters, not copies)."""
     parameters = dict(model.named_parameters())
     return {name: parameters[name] for name in model.prunable_layer_names}
+
+
+class RankingStrategy(base.Strategy):
+    """What every strategy of this module's counting rule shares: the checks of `--pruning_fraction`,
+    `--pruning_layers_to_ignore` and `--levels` (subclasses add `get_pruning_hparams` and `prune`)."""
+
+    @staticmethod
+    def validate(pruning_hparams, model) -> None:
+        validate_layers(pruning_hparams, model)
+
+    @staticmethod
+    def validate_names(pruning_hparams, model) -> None:
+        validate_names(pruning_hparams, model)
+
+    @staticmethod
+    def check_levels(pruning_hparams, model, levels: int) -> None:
+        check_levels(pruning_hparams, model, levels)

@@ -12,7 +12,7 @@ import torch
 
 from foundations.hparams import flag_name
 from models import base as models_base
-from pruning import base, ranking
+from pruning import ranking
 from pruning.mask import Mask
 
 
@@ -76,7 +76,7 @@ def scores(starting_model, batches: List[Tuple]) -> Dict[str, torch.Tensor]:
     return {name: (w.detach() * gradients[name]).abs() for name, w in weights.items()}
 
 
-class Strategy(base.Strategy):
+class Strategy(ranking.RankingStrategy):
     """SNIP (see the module docstring)."""
 
     uses_starting_weights = True
@@ -85,18 +85,6 @@ class Strategy(base.Strategy):
     @staticmethod
     def get_pruning_hparams() -> type:
         return PruningHparams
-
-    @staticmethod
-    def validate(pruning_hparams: PruningHparams, model) -> None:
-        ranking.validate_layers(pruning_hparams, model)
-
-    @staticmethod
-    def validate_names(pruning_hparams: PruningHparams, model) -> None:
-        ranking.validate_names(pruning_hparams, model)
-
-    @staticmethod
-    def check_levels(pruning_hparams: PruningHparams, model, levels: int) -> None:
-        ranking.check_levels(pruning_hparams, model, levels)
 
     @staticmethod
     def prune(pruning_hparams: PruningHparams, trained_model, current_mask: Optional[Mask] = None,

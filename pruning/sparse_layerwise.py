@@ -7,7 +7,7 @@ from typing import Optional
 
 import torch
 
-from pruning import base, ranking
+from pruning import ranking
 from pruning.mask import Mask
 
 
@@ -19,20 +19,12 @@ class PruningHparams(ranking.FractionHparams):
     _name = 'Hyperparameters for Sparse Layerwise Pruning'
 
 
-class Strategy(base.Strategy):
+class Strategy(ranking.RankingStrategy):
     """Layerwise magnitude pruning (see the module docstring)."""
 
     @staticmethod
     def get_pruning_hparams() -> type:
         return PruningHparams
-
-    @staticmethod
-    def validate(pruning_hparams: PruningHparams, model) -> None:
-        ranking.validate_layers(pruning_hparams, model)
-
-    @staticmethod
-    def validate_names(pruning_hparams: PruningHparams, model) -> None:
-        ranking.validate_names(pruning_hparams, model)
 
     @staticmethod
     def check_levels(pruning_hparams: PruningHparams, model, levels: int) -> None:

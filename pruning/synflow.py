@@ -15,7 +15,7 @@ from typing import Dict, Optional
 import torch
 
 from foundations.hparams import flag_name
-from pruning import base, ranking
+from pruning import ranking
 from pruning.mask import Mask
 
 
@@ -98,7 +98,7 @@ def iterative_prune(pruning_hparams: PruningHparams, starting_model, current_mas
     return Mask({name: masks[name].float().cpu() for name in current_mask})
 
 
-class Strategy(base.Strategy):
+class Strategy(ranking.RankingStrategy):
     """Iterative SynFlow (see the module docstring)."""
 
     uses_starting_weights = True
@@ -107,18 +107,6 @@ class Strategy(base.Strategy):
     @staticmethod
     def get_pruning_hparams() -> type:
         return PruningHparams
-
-    @staticmethod
-    def validate(pruning_hparams: PruningHparams, model) -> None:
-        ranking.validate_layers(pruning_hparams, model)
-
-    @staticmethod
-    def validate_names(pruning_hparams: PruningHparams, model) -> None:
-        ranking.validate_names(pruning_hparams, model)
-
-    @staticmethod
-    def check_levels(pruning_hparams: PruningHparams, model, levels: int) -> None:
-        ranking.check_levels(pruning_hparams, model, levels)
 
     @staticmethod
     def prune(pruning_hparams: PruningHparams, trained_model, current_mask: Optional[Mask] = None,
