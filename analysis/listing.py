@@ -2,7 +2,8 @@
 
 Reads only small text files: the hyperparameters of main and of each branch folder, the `logger` of the deepest
 finished level (for its test accuracy) and that level's `sparsity_report.json`; other runs are only looked at
-(does a `logger` exist, is it empty). Checkpoints and weights are never opened.
+(does a `logger` exist, is it empty). Checkpoints and weights are never opened. Runs submitted to SLURM and not
+finished on disk are added to the status (analysis/submissions.py: one `squeue` call at most).
 """
 
 import dataclasses
@@ -10,7 +11,7 @@ import json
 import os
 from typing import Dict, List, Optional
 
-from analysis import results
+from analysis import results, submissions as slurm_submissions
 from analysis.results import MAIN
 
 STATUS_FINISHED = 'finished'
@@ -90,9 +91,11 @@ def human_size(size: int) -> str:
     return f'{size:.1f} TB'
 
 
-def summarize(root: str, name: str, presets: Dict[str, object]) -> dict:
+def summarize(root: str, name: str, presets: Dict[str, object], submitted=()) -> dict:
     """One experiment's line of `list` as a dict (the `--json` object). Never raises for damaged files: they are
-    listed under `damaged` and the runs they belong to are not counted as finished."""
+    listed under `damaged` and the runs they belong to are not counted as finished. `submitted`: the experiment's
+    SLURM submissions (analysis/submissions.py); those not finished on disk are listed under `slurm` (format_line
+    adds them to the status)."""
     path = os.path.join(root, name)
     tree, size = results.snapshot(path)
     runs = results.scan_runs(path, tree)
@@ -115,7 +118,7 @@ def summarize(root: str, name: str, presets: Dict[str, object]) -> dict:
              'replicates': sorted({run.replicate for run in runs}),
              'deepest_level': None, 'percent_remaining': None,
              'branches': sorted({label for folder, label in _labels(descs).items() if folder != MAIN}),
-             'test_accuracy': None, 'status': None, 'damaged': problems, 'size_bytes': size}
+             'test_accuracy': None, 'status': None, 'damaged': problems, 'size_bytes': size, 'slurm': []}
 
     main_finished = [run for run in finished if run.folder == MAIN]
     deepest = max((run.level or 0 for run in main_finished), default=None)
@@ -137,6 +140,7 @@ def summarize(root: str, name: str, presets: Dict[str, object]) -> dict:
     if accuracies:
         entry['test_accuracy'] = 100 * sum(accuracies) / len(accuracies)
     entry['status'] = STATUS_EMPTY if not runs else (STATUS_RUNNING if pending else STATUS_FINISHED)
+    entry['slurm'] = [s.as_json() for s in submitted if not slurm_submissions.finished_on_disk(s, tree)]
     return entry
 
 
@@ -145,9 +149,13 @@ def _labels(descs) -> Dict[str, str]:
 
 
 def list_experiments(root: str) -> List[dict]:
-    """`summarize` for every experiment under `root`, in folder-name order. Raises ResultsError for a bad root."""
+    """`summarize` for every experiment under `root`, and every experiment queued on SLURM (squeue knows its job)
+    whose folder does not exist yet, in folder-name order. Raises ResultsError for a bad root."""
     presets: Dict[str, object] = {}
-    return [summarize(root, name, presets) for name in results.experiment_names(root)]
+    names = results.experiment_names(root)
+    submitted = slurm_submissions.active(root)
+    names = sorted(set(names) | {name for name, queued in submitted.items() if any(s.state for s in queued)})
+    return [summarize(root, name, presets, submitted.get(name, ())) for name in names]
 
 
 def format_line(entry: dict) -> str:
@@ -169,6 +177,8 @@ def format_line(entry: dict) -> str:
     status = entry['status']
     if entry['damaged']:
         status += f', {len(entry["damaged"])} damaged (skipped)'
+    if entry.get('slurm'):
+        status += ''.join('; ' + submission['text'] for submission in entry['slurm'])
     parts += [status, human_size(entry['size_bytes'])]
     return ' | '.join(parts)
 

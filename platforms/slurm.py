@@ -34,6 +34,7 @@ EXECUTORS = ('slurm', 'local')
 MAX_TIMEOUT_REQUEUES = 20  # Requeues after a time limit (submitit's default, 3, is too few for week-long runs).
 POLL_SECONDS = 2.0
 SUBMISSIONS = 'submissions.jsonl'  # In the logs folder: one JSON line per submitted task.
+LOGS = 'slurm_logs'  # The default logs folder, under the results root (`open_lth.py list` reads it there).
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -99,7 +100,7 @@ class Platform(base.Platform):
 
     @property
     def logs(self) -> str:
-        return os.path.abspath(self.slurm_logs) if self.slurm_logs else os.path.join(self.root, 'slurm_logs')
+        return os.path.abspath(self.slurm_logs) if self.slurm_logs else os.path.join(self.root, LOGS)
 
     # Submission -------------------------------------------------------------------------------------------------
 
@@ -132,7 +133,7 @@ class Platform(base.Platform):
                 print(f'Already done: {task.label} of {output_location(runner)}; not submitted.')
             else:
                 runner.check_before_submission()
-                pending.append((task, output_location(runner)))
+                pending.append((task, output_location(runner), run_folders(runner)))
         if not pending:
             return 0
 
@@ -140,21 +141,22 @@ class Platform(base.Platform):
         job_name = '_'.join(['open_lth', args.subcommand] + ([args.branch_name] if 'branch_name' in args else []))
         job = SlurmJob(num_workers=self.num_workers, root=self.root, dataset_root=self.dataset_root,
                        imagenet_root=self.imagenet_root, allow_download=self.allow_download, compile=self.compile)
-        jobs = self.executor(job_name).map_array(job, [task for task, _ in pending])
+        jobs = self.executor(job_name).map_array(job, [task for task, _, _ in pending])
         records = []
-        for submitted, (task, location) in zip(jobs, pending):
+        for submitted, (task, location, runs) in zip(jobs, pending):
             print(f'Submitted job {submitted.job_id}: {task.label} of {location}')
-            records.append({'job_id': str(submitted.job_id), 'task': task.label, 'location': location,
+            records.append({'job_id': str(submitted.job_id), 'task': task.label, 'location': location, 'runs': runs,
                             'executor': self.slurm_executor, 'submitted': time.strftime('%Y-%m-%dT%H:%M:%S')})
         self.record(records)
         sys.stdout.flush()
         if self.no_slurm_wait:
             return 0
-        return wait(jobs, [task.label for task, _ in pending])
+        return wait(jobs, [task.label for task, _, _ in pending])
 
     def record(self, records: List[dict]) -> None:
-        """Append one JSON line per submitted task to `<logs>/submissions.jsonl` (job_id, task, location, executor,
-        submitted): which folder each SLURM job writes, for `squeue`/`sacct` look-ups and listings of queued runs."""
+        """Append one JSON line per submitted task to `<logs>/submissions.jsonl` (job_id, task, location, runs,
+        executor, submitted): which folders each SLURM job writes, for `squeue`/`sacct` look-ups and for
+        `open_lth.py list` (analysis/submissions.py), which shows the unfinished ones as queued or running."""
         with open(os.path.join(self.logs, SUBMISSIONS), 'a') as f:
             f.write(''.join(json.dumps(r, sort_keys=True) + '\n' for r in records))
 
@@ -164,6 +166,16 @@ def output_location(runner) -> str:
     with contextlib.redirect_stdout(io.StringIO()) as text:
         runner.display_output_location()
     return ' '.join(text.getvalue().split())
+
+
+def run_folders(runner) -> List[str]:
+    """The run folders that are all finished (each has its `logger`) once the task is done: every level of a
+    lottery replicate, else the folders display_output_location prints (one per line)."""
+    if hasattr(runner, 'location') and hasattr(runner, 'levels'):  # LotteryRunner: level 0 is printed, L are run.
+        return [runner.location(level) for level in range(runner.levels + 1)]
+    with contextlib.redirect_stdout(io.StringIO()) as text:
+        runner.display_output_location()
+    return [line.strip() for line in text.getvalue().splitlines() if line.strip()]
 
 
 def wait(jobs, labels: List[str]) -> int:

@@ -55,6 +55,11 @@ def test_sweeps_on_the_local_executor_equal_local_runs(tmp_path, capsys, monkeyp
         records = [json.loads(line) for line in f]
     assert [(r['task'], r['executor'], r['location'].split(os.sep)[-3]) for r in records] == [
         ('replicate_1', 'local', 'replicate_1'), ('replicate_2', 'local', 'replicate_2')]
+    # Every level's folder, so that `list` knows when the task is finished; it is: no SLURM job listed.
+    assert [[os.sep.join(run.split(os.sep)[-3:]) for run in r['runs']] for r in records] == [
+        [os.path.join(f'replicate_{n}', f'level_{level}', 'main') for level in (0, 1)] for n in (1, 2)]
+    listed = [json.loads(line) for line in run_in(slurm_root, ['list', '--json'], capsys, monkeypatch).splitlines()]
+    assert [(entry['status'], entry['slurm']) for entry in listed] == [('finished', [])]
 
     # Finished commands are skipped before submission: nothing new in submitit's folder.
     submitted = sorted(os.listdir(os.path.join(slurm_root, 'slurm_logs')))
