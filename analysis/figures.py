@@ -117,7 +117,7 @@ def instability_vs_spawn_step(summary: pd.DataFrame, labels: Dict[str, str], rem
     """Instability (percentage points, mean over replicates, error bars = sample standard deviation) against the
     spawn step k in iterations, one line per level (and per instability branch folder when there are several), as in
     Frankle, Dziugaite, Roy & Carbin (2020), Fig. 3-5. The k axis is logarithmic (symlog, so k = 0 shows) when the
-    positive k span two decades or more, linear otherwise. `summary` has the rows of metric `instability` with a
+    positive k span a decade or more, linear otherwise. `summary` has the rows of metric `instability` with a
     spawn_step column. Returns {'png': bytes, 'svg': bytes}."""
     from matplotlib.ticker import NullLocator
     plt = _pyplot()
@@ -139,7 +139,7 @@ def instability_vs_spawn_step(summary: pd.DataFrame, labels: Dict[str, str], rem
             i += 1
     steps = sorted(float(k) for k in rows['spawn_step'].dropna().unique())
     positive = [k for k in steps if k > 0]
-    if len(positive) >= 2 and positive[-1] / positive[0] >= 100:
+    if len(positive) >= 2 and positive[-1] / positive[0] >= 10:
         ax.set_xscale('symlog', linthresh=positive[0])
         scale = 'symmetric log scale, linear below ' + f'{positive[0]:g}'
     else:
