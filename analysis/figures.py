@@ -102,3 +102,94 @@ def learning_curves(curves: pd.DataFrame, remaining: Dict[int, float], title: st
     png = _save(fig, 'png')
     plt.close(fig)
     return png
+
+
+def _spread(values: List, count: int) -> List:
+    """Up to `count` of the sorted `values`, evenly spread from the first to the last."""
+    values = sorted(values)
+    if len(values) <= count:
+        return values
+    return sorted({values[round(i * (len(values) - 1) / (count - 1))] for i in range(count)})
+
+
+def instability_vs_spawn_step(summary: pd.DataFrame, labels: Dict[str, str], remaining: Dict[int, float],
+                              title: str) -> Dict[str, bytes]:
+    """Instability (percentage points, mean over replicates, error bars = sample standard deviation) against the
+    spawn step k in iterations, one line per level (and per instability branch folder when there are several), as in
+    Frankle, Dziugaite, Roy & Carbin (2020), Fig. 3-5. The k axis is logarithmic (symlog, so k = 0 shows) when the
+    positive k span a decade or more, linear otherwise. `summary` has the rows of metric `instability` with a
+    spawn_step column. Returns {'png': bytes, 'svg': bytes}."""
+    from matplotlib.ticker import NullLocator
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    rows = summary[summary.metric == 'instability']
+    folders = [f for f in labels if f in set(rows.folder)]
+    markers = ['o', 's', '^', 'D', 'v', 'P', 'X']
+    i = 0
+    for folder in folders:
+        for level in sorted(rows[rows.folder == folder]['level'].dropna().unique()):
+            part = rows[(rows.folder == folder) & (rows.level == level)].sort_values('spawn_step')
+            label = f'level {int(level)}' + (f' ({remaining[int(level)]:.3g}% remaining)'
+                                             if int(level) in remaining else '')
+            if len(folders) > 1:
+                label += f', {labels[folder]}'
+            n = int(part['n'].max())
+            ax.errorbar(part['spawn_step'].astype(float), part['mean'], yerr=part['std'].fillna(0),
+                        marker=markers[i % 7], markersize=5, capsize=3, linewidth=1.5, label=f'{label} (n={n})')
+            i += 1
+    steps = sorted(float(k) for k in rows['spawn_step'].dropna().unique())
+    positive = [k for k in steps if k > 0]
+    if len(positive) >= 2 and positive[-1] / positive[0] >= 10:
+        ax.set_xscale('symlog', linthresh=positive[0])
+        scale = 'symmetric log scale, linear below ' + f'{positive[0]:g}'
+    else:
+        scale = 'linear'
+    if len(steps) <= 12:
+        ax.set_xticks(steps, [f'{k:g}' for k in steps])
+        ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel(f'Spawn step k (training iterations; {scale})')
+    ax.set_ylabel('Instability (percentage points of test error)')
+    ax.axhline(0, color='gray', linewidth=0.8)
+    bars = ('error bars: one sample standard deviation' if (rows['n'] > 1).any()
+            else 'one replicate: no error bars')
+    ax.set_title(_wrap(title) + f'\ninstability against spawn step; mean over replicates; {bars}', fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc='best')
+    fig.tight_layout()
+    out = {'png': _save(fig, 'png'), 'svg': _save(fig, 'svg')}
+    plt.close(fig)
+    return out
+
+
+def interpolation_curves(curves: pd.DataFrame, remaining: Dict[int, float], title: str, max_levels: int = 3,
+                         max_steps: int = 3) -> bytes:
+    """Test error (percent, mean over replicates) of (1 - alpha) x child_a + alpha x child_b against alpha for up to
+    `max_levels` levels x `max_steps` spawn steps k (spread from the first to the last), of the first instability
+    branch folder; colour = level, line style = k. `curves` has the columns of tables.interpolation_frame. Returns
+    PNG bytes."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    test = curves[(curves.split == 'test') & (curves.folder == curves.folder.iloc[0])]
+    styles = ['-', '--', ':', '-.']
+    colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
+    levels = _spread(list(test['level'].unique()), max_levels)
+    steps = _spread(list(test['spawn_step'].unique()), max_steps)
+    for i, level in enumerate(levels):
+        for j, k in enumerate(steps):
+            part = test[(test.level == level) & (test.spawn_step == k)]
+            if part.empty:
+                continue
+            mean = part.groupby('alpha')['accuracy'].mean().sort_index()
+            n = part['replicate'].nunique()
+            label = f'level {int(level)}' + (f' ({remaining[int(level)]:.3g}%)' if int(level) in remaining else '')
+            ax.plot(mean.index, (1 - mean.values) * 100, color=colors[i % len(colors)], linestyle=styles[j % 4],
+                    marker='.', label=f'{label}, k={int(k)}it (n={n})')
+    ax.set_xlabel('Interpolation alpha (0: child a, 1: child b)')
+    ax.set_ylabel('Test error (%)')
+    ax.set_title(_wrap(title) + '\nlinear interpolation between the two children; mean over replicates', fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc='best')
+    fig.tight_layout()
+    png = _save(fig, 'png')
+    plt.close(fig)
+    return png

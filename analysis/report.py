@@ -1,6 +1,7 @@
 """`open_lth.py report`: gather every replicate, level and branch of one experiment into a table on stdout and
 files in `<experiment>/report/`: runs.csv, layers.csv, summary.md, accuracy_vs_sparsity.png/.svg and
-learning_curves.png. Nothing is written when nothing is finished."""
+learning_curves.png; with `lottery_branch instability` results also instability.png/.svg and interpolation.png.
+Nothing is written when nothing is finished."""
 
 import os
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ class Report:
     layers_table: str
     skipped: list
     title: str
+    instability_table: str = ''
+    interpolation: object = None
 
 
 def title_of(experiment: results.Experiment) -> str:
@@ -53,8 +56,16 @@ def build(experiment_path: str, all_layers: bool = False) -> Report:
         layers = tables.layer_densities(experiment, folders=None if all_layers else {MAIN})
     table = tables.format_table(experiment, summary, tables.partial_counts(experiment))
     layers_table = tables.format_layers(layers) if layers is not None else ''
+    instability_table = tables.format_instability(experiment, summary, tables.partial_counts(experiment))
     return Report(experiment, runs, summary, layers, table, layers_table, tables.problems(experiment),
-                  title_of(experiment))
+                  title_of(experiment), instability_table, tables.interpolation_frame(experiment))
+
+
+def instability_legend() -> str:
+    return ('Instability (lottery_branch instability; Frankle, Dziugaite, Roy & Carbin 2020): the highest test error '
+            'along the linear path between two copies trained from spawn step k with different SGD noise, minus the '
+            'mean of their test errors, in percentage points (about 0: stable); mean ± sample standard deviation '
+            'over n replicates.')
 
 
 def legend_text() -> str:
@@ -67,10 +78,13 @@ def summary_markdown(report: Report) -> str:
              report.table, '```', '']
     if report.layers_table:
         parts += ['## Per-layer density', '', '```text', report.layers_table, '```', '']
+    if report.instability_table:
+        parts += ['## Instability', '', instability_legend(), '', '```text', report.instability_table, '```', '']
     if report.skipped:
         parts += ['## Skipped (damaged)', ''] + [f'- {line}' for line in report.skipped] + ['']
     parts += ['Files: runs.csv (one row per replicate x level x run folder x metric), layers.csv, '
-              'accuracy_vs_sparsity.png/.svg, learning_curves.png.', '']
+              'accuracy_vs_sparsity.png/.svg, learning_curves.png'
+              + (', instability.png/.svg, interpolation.png' if report.instability_table else '') + '.', '']
     return '\n'.join(parts)
 
 
@@ -109,13 +123,28 @@ def write(report: Report) -> Dict[str, str]:
     if not curves.empty:
         put('learning_curves.png', figures.learning_curves(curves, {int(k): v for k, v in remaining.items()},
                                                            report.title))
+    if report.instability_table:
+        remaining_by_level = {int(k): v for k, v in remaining.items() if k is not None and not _missing(k)}
+        images = figures.instability_vs_spawn_step(report.summary, labels, remaining_by_level, report.title)
+        put('instability.png', images['png'])
+        put('instability.svg', images['svg'])
+        if report.interpolation is not None and not report.interpolation.empty:
+            put('interpolation.png', figures.interpolation_curves(report.interpolation, remaining_by_level,
+                                                                  report.title))
     return written
+
+
+def _missing(value) -> bool:
+    import pandas as pd
+    return bool(pd.isna(value))
 
 
 def render_stdout(report: Report, written: Dict[str, str], show_layers: bool) -> str:
     lines = [report.title, legend_text(), '', report.table]
     if show_layers and report.layers_table:
         lines += ['', report.layers_table]
+    if report.instability_table:
+        lines += ['', instability_legend(), '', report.instability_table]
     if report.skipped:
         lines += ['', f'Skipped {len(report.skipped)} damaged file(s) or run(s):'] + \
                  [f'  {line}' for line in report.skipped]

@@ -181,6 +181,8 @@ class Run:
     metrics: Dict[str, float] = field(default_factory=dict)
     entries: Optional[list] = None
     files: Dict[str, int] = field(default_factory=dict)  # file name -> size, from the snapshot
+    instability: Dict[int, float] = field(default_factory=dict)  # spawn step k (it) -> instability (pp)
+    interpolation: Dict[int, list] = field(default_factory=dict)  # k -> [(alpha, split, loss, accuracy)]
 
     @property
     def relative(self) -> str:
@@ -204,7 +206,7 @@ def read_run(run: Run, expected_end: Optional[int] = None, keep_entries: bool = 
         run.entries = entries if keep_entries else None
         run.status = 'finished'
     except NotATrainingRun:
-        run.status, run.metrics = 'other', {}
+        run.status, run.metrics, run.entries = 'other', {}, entries
     except Exception as e:  # noqa: BLE001 - any damage to a small file marks the run, never stops the report.
         run.status, run.problem = 'damaged', f'{current}: {_reason(e)}'
         run.metrics = {}
@@ -335,4 +337,70 @@ def load(experiment_path: str, keep_entries: bool = False) -> Experiment:
     ends = {folder: expected_end_iteration(record.desc) if record else None for folder, record in descs.items()}
     for run in runs:
         read_run(run, ends.get(run.folder), keep_entries=keep_entries)
+        if run.status == 'other' and is_instability_folder(run.folder):
+            record = descs.get(run.folder)
+            read_instability_run(run, record.desc if record else None, problems)
     return Experiment(name, experiment_path, kind_of(name), runs, descs, problems)
+
+
+# The instability branch ----------------------------------------------------------------------------------------------
+
+INTERPOLATION_HEADER = ['alpha', 'split', 'loss', 'accuracy']
+
+
+def is_instability_folder(folder: str) -> bool:
+    match = BRANCH_FOLDER.match(folder)
+    return bool(match) and match.group(1) == 'instability'
+
+
+def spawn_iterations(desc) -> Optional[List[int]]:
+    """The spawn steps k (iterations) an instability BranchDesc asks for, sorted; None when unknown."""
+    from datasets import registry as datasets_registry
+    from foundations.step import Step
+    try:
+        ipe = datasets_registry.iterations_per_epoch(desc.lottery_desc.dataset_hparams)
+        return sorted({Step.from_str(item, ipe).iteration for item in desc.branch_hparams.spawn_step.split(',')})
+    except Exception:  # noqa: BLE001 - an unknown dataset or malformed step: skip the check.
+        return None
+
+
+def read_interpolation_csv(path: str) -> List[Tuple[float, str, float, float]]:
+    """The rows (alpha, split, loss, accuracy) of an instability branch's `interpolation.csv`. Raises OSError,
+    UnicodeDecodeError or ValueError (wrong header, a row that is not four numbers and a split, no test rows)."""
+    import csv
+    with open(path, encoding='utf-8', newline='') as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header != INTERPOLATION_HEADER:
+            raise ValueError(f'header is {header}, expected alpha,split,loss,accuracy')
+        rows = []
+        for number, row in enumerate(reader, start=2):
+            try:
+                alpha, split, loss, accuracy = row
+                rows.append((float(alpha), split, float(loss), float(accuracy)))
+            except ValueError:
+                raise ValueError(f'line {number} is not alpha,split,loss,accuracy: {",".join(row)!r}') from None
+    if not any(split == 'test' for _, split, _, _ in rows):
+        raise ValueError('no test rows')
+    return rows
+
+
+def read_instability_run(run: Run, desc, problems: List[str]) -> None:
+    """Fill in `run.instability` from the branch folder's logger (`instability,<k>,<pp>`) and `run.interpolation`
+    from each `spawn_<k>it/interpolation.csv`. Never raises: a logger lacking a spawn step that `desc` asks for
+    marks the run damaged; an unreadable interpolation.csv is added to `problems` and its curve left out."""
+    values = {it: v for name, it, v in run.entries or [] if name == 'instability'}
+    expected = spawn_iterations(desc) if desc is not None else None
+    missing = [k for k in expected or [] if k not in values]
+    if not values or missing:
+        run.status = 'damaged'
+        run.problem = ('logger: no instability values' if not values else
+                       f'logger: no instability for spawn step {", ".join(f"{k}it" for k in missing)}')
+        return
+    run.instability = values
+    for k in sorted(values):
+        relative = f'spawn_{k}it/interpolation.csv'
+        try:
+            run.interpolation[k] = read_interpolation_csv(os.path.join(run.path, relative))
+        except Exception as e:  # noqa: BLE001 - the curve is left out, the instability value stays.
+            problems.append(f'{run.relative}/{relative}: {_reason(e)}')

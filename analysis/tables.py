@@ -17,6 +17,12 @@ RUN_COLUMNS = ['experiment', 'branch', 'folder', 'replicate', 'level', 'metric',
 # training iterations; percent_remaining = 100 x unpruned / total prunable weights (sparsity_report.json).
 METRICS = ['percent_remaining', 'weights_remaining', 'weights_total', 'final_test_accuracy', 'best_test_accuracy',
            'early_stop_iteration', 'final_test_loss', 'min_test_loss', 'final_iteration']
+# The instability branch's rows: metric `instability` (percentage points: the highest test error along the path
+# between the two children minus the mean of their errors), one per spawn step k, in an extra last column
+# `spawn_step` (iterations; empty on every other row). The column exists only when such rows do, so the runs.csv of
+# an experiment without instability results keeps exactly its columns.
+INSTABILITY = 'instability'
+SPAWN_STEP = 'spawn_step'
 
 
 def logger_frame(entries) -> pd.DataFrame:
@@ -42,13 +48,40 @@ def runs_frame(experiment: Experiment) -> pd.DataFrame:
                 rows.append((experiment.name, labels.get(run.folder, run.folder), run.folder, run.replicate,
                              run.level, metric, float(values[metric])))
     frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
-    return frame.astype({'replicate': 'int64', 'level': 'Int64', 'value': 'float64'})
+    frame = frame.astype({'replicate': 'int64', 'level': 'Int64', 'value': 'float64'})
+    instability = instability_frame(experiment)
+    if instability.empty:
+        return frame
+    frame[SPAWN_STEP] = pd.array([pd.NA] * len(frame), dtype='Int64')
+    return pd.concat([frame, instability], ignore_index=True)
+
+
+def instability_frame(experiment: Experiment) -> pd.DataFrame:
+    """The instability branch's tidy rows (RUN_COLUMNS + spawn_step): one per replicate x level x branch folder x
+    spawn step k, from each branch folder's logger."""
+    labels = experiment.labels()
+    rows = [(experiment.name, labels.get(run.folder, run.folder), run.folder, run.replicate, run.level, INSTABILITY,
+             float(value), k)
+            for run in experiment.runs for k, value in sorted(run.instability.items())]
+    frame = pd.DataFrame(rows, columns=RUN_COLUMNS + [SPAWN_STEP])
+    return frame.astype({'replicate': 'int64', 'level': 'Int64', 'value': 'float64', SPAWN_STEP: 'Int64'})
+
+
+def interpolation_frame(experiment: Experiment) -> pd.DataFrame:
+    """Every interpolation curve of the instability branch: columns folder, replicate, level, spawn_step (it),
+    alpha, split (test or train), loss, accuracy (fraction)."""
+    rows = [(run.folder, run.replicate, run.level, k) + tuple(row)
+            for run in experiment.runs for k, curve in sorted(run.interpolation.items()) for row in curve]
+    return pd.DataFrame(rows, columns=['folder', 'replicate', 'level', SPAWN_STEP, 'alpha', 'split', 'loss',
+                                       'accuracy'])
 
 
 def summary_frame(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean, sample standard deviation (ddof=1; NaN for one replicate) and n over replicates, per branch, level
-    and metric: columns branch, folder, level, metric, mean, std, n."""
-    grouped = runs.groupby(['folder', 'branch', 'level', 'metric'], dropna=False, sort=False)['value']
+    and metric (and spawn step, when runs has that column): columns folder, branch, level, metric, [spawn_step,]
+    mean, std, n."""
+    keys = ['folder', 'branch', 'level', 'metric'] + ([SPAWN_STEP] if SPAWN_STEP in runs.columns else [])
+    grouped = runs.groupby(keys, dropna=False, sort=False)['value']
     summary = grouped.agg(mean='mean', std='std', n='count').reset_index()
     return summary
 
@@ -97,7 +130,9 @@ def format_table(experiment: Experiment, summary: pd.DataFrame, partial: Dict[tu
     """The report's table: per level, % weights remaining, then per run folder (main, then each branch) final
     and best test accuracy (percent, two decimals), the early-stopping iteration (of minimum test loss), each as
     mean ± std over n replicates. `partial` maps (folder, level) to the count of unfinished replicates, shown as
-    `+k partial` beside n."""
+    `+k partial` beside n. Instability rows are left to `format_instability`."""
+    summary = summary[summary.metric != INSTABILITY]
+    partial = {key: count for key, count in partial.items() if not results.is_instability_folder(key[0])}
     labels = experiment.labels()
     folders = [f for f in labels if f in set(summary['folder'])] or [MAIN]
     lookup = {(r.folder, None if pd.isna(r.level) else int(r.level), r.metric): r
@@ -147,6 +182,33 @@ def format_table(experiment: Experiment, summary: pd.DataFrame, partial: Dict[tu
     lines = [top.rstrip(), join(header + sub * len(folders)), '-' * len(join(header + sub * len(folders)))]
     lines += [join(c) for c in cells]
     return '\n'.join(lines)
+
+
+def format_instability(experiment: Experiment, summary: pd.DataFrame, partial: Dict[tuple, int]) -> str:
+    """The instability table, one block per instability branch folder: per level (with main's % of weights
+    remaining) and spawn step k, the instability in percentage points as mean ± std over n replicates; `+k partial`
+    counts that level's branch folders still running. Empty when the experiment has no instability results."""
+    if SPAWN_STEP not in summary.columns:
+        return ''
+    labels = experiment.labels()
+    rows = summary[summary.metric == INSTABILITY]
+    remaining = summary[(summary.folder == MAIN) & (summary.metric == 'percent_remaining')]
+    remaining = {int(r.level): r.mean for r in remaining.itertuples(index=False) if not pd.isna(r.level)}
+    blocks = []
+    for folder in [f for f in labels if f in set(rows.folder)]:
+        part = rows[rows.folder == folder].sort_values(['level', SPAWN_STEP])
+        header = ['level', 'remaining %', 'spawn step k', 'instability pp', 'n']
+        cells = []
+        for r in part.itertuples(index=False):
+            n = str(int(r.n)) + (f' +{partial[(folder, r.level)]} partial' if partial.get((folder, r.level)) else '')
+            cells.append([str(int(r.level)), f'{remaining[int(r.level)]:.2f}' if int(r.level) in remaining else '-',
+                          f'{int(getattr(r, SPAWN_STEP))}it', _stat({'mean': r.mean, 'std': r.std}), n])
+        widths = [max(len(header[i]), *(len(c[i]) for c in cells)) for i in range(len(header))]
+        lines = [labels[folder], '  '.join(h.rjust(w) for h, w in zip(header, widths)),
+                 '-' * (sum(widths) + 2 * (len(widths) - 1))]
+        lines += ['  '.join(v.rjust(w) for v, w in zip(c, widths)) for c in cells]
+        blocks.append('\n'.join(lines))
+    return '\n\n'.join(blocks)
 
 
 def format_layers(layers: pd.DataFrame) -> str:

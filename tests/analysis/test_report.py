@@ -277,7 +277,14 @@ def test_a_folder_whose_logger_has_no_test_metrics_is_left_out_not_damaged(copy,
     folder = os.path.join(root, name, 'replicate_1', 'level_1', 'lottery_branch_instability_' + 'a' * 32)
     os.makedirs(folder)
     open(os.path.join(folder, 'logger'), 'w').write('instability,0,1.5\ninstability,10,0.25')
+    for k in (0, 10):
+        os.makedirs(os.path.join(folder, f'spawn_{k}it'))
+        open(os.path.join(folder, f'spawn_{k}it', 'interpolation.csv'), 'w').write(
+            'alpha,split,loss,accuracy\n0.0,test,1.0,0.5\n1.0,test,1.0,0.5\n')
     status, out, err = run_cli(['report', f'--experiment={os.path.join(root, name)}'], capsys)
     assert status == 0, err
     assert 'Skipped' not in out and 'instability' not in out.split('\n\n')[1]
     assert 'randomly_reinitialize' in out
+    # Its values go to the instability section (tests/analysis/test_report_instability.py checks it in full).
+    assert [line.split()[2:] for line in out.splitlines() if line.startswith('    1 ') and 'it ' in line] == \
+        [['0it', '1.50', '1'], ['10it', '0.25', '1']]
