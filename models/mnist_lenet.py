@@ -39,9 +39,8 @@ class Model(base.Model):
 
     @staticmethod
     def is_valid_model_name(model_name):
-        parts = model_name.split('_')
-        return (model_name.startswith('mnist_lenet') and len(parts) > 2 and
-                all(part.isdigit() and int(part) > 0 for part in parts[2:]))
+        # `mnist_lenet` exactly, then widths (the original's loose prefix check also took `mnist_lenetX_300`).
+        return base.numbers_in_name(model_name, 'mnist_lenet', 1, 10 ** 6) is not None
 
     @staticmethod
     def get_model_from_name(model_name, initializer, outputs=None):

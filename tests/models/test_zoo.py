@@ -211,6 +211,8 @@ INVALID = (
     + [f'cifar_vgg_{x}' for x in ('12', '10', '16_1', '', 'x', '-16')] + ['cifar_vgg', 'cifar_vgg16']
     + [f'imagenet_resnet_{x}' for x in ('19', '269', '0', '50_x', '50_0', '50_-1', '50_64_1', '', '50_')]
     + ['imagenet_resnet', 'imagenet_resnet50', 'resnet_50', 'cifar_resnet_51', 'imagenet_vgg_16']
+    # A misspelled family is an unknown model (the original's prefix check took `mnist_lenetX_300` and trained it).
+    + ['mnist_lenetX_300', 'mnist_lenett_300_100', 'mnist_lenet300_100', 'mnist_lenet', 'mnist_lenet_0']
 )
 
 
