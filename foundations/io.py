@@ -58,8 +58,8 @@ ADVICE = [
                        'command again'),
     ('mask.pth', 'delete it and sparsity_report.json beside it, then run the same command again to recompute both'),
     ('sparsity_report.json', 'delete it and mask.pth beside it, then run the same command again to recompute both'),
-    ('logger', 'restore it from a copy, or delete it and run the same command again to retrain the last epoch '
-               'from checkpoint.pth (this rewrites the final model)'),
+    ('logger', 'restore it from a copy, or delete it and run the same command again to rebuild it from '
+               'checkpoint.pth (this rewrites the final model)'),
     ('hparams.log', 'delete it, then run the same command again to rewrite it (or restore it from a copy)'),
     ('model_*.pth', 'restore it from a copy, or delete it and run the same command again to recreate it '
                     '(a final model is retrained from checkpoint.pth, which rewrites the logger)'),

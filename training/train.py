@@ -72,6 +72,10 @@ def _train(training_hparams, model, train_loader, output_location, callbacks, st
             lr_schedule.step()
 
     if end <= start:
+        if restored_step is not None and restored_step == end:
+            # A finished run whose logger or final model was deleted (what a damaged one's advice says): its
+            # checkpoint is at the end step, so the end step's callbacks rebuild them from it.
+            run_callbacks(callbacks, output_location, end, model, optimizer, logger, amp.scaler)
         return
 
     progress = tqdm(total=end.iteration, initial=start.iteration, unit='it', leave=False, dynamic_ncols=True,
@@ -83,11 +87,7 @@ def _train(training_hparams, model, train_loader, output_location, callbacks, st
             first_it = start.it if ep == start.ep else 0
             for it, (examples, labels) in loader_batches(train_loader, first_it):
                 step = Step.from_epoch(ep, it, ipe)
-                for callback in callbacks:
-                    if getattr(callback, 'wants_scaler', False):
-                        callback(output_location, step, model, optimizer, logger, scaler=amp.scaler)
-                    else:
-                        callback(output_location, step, model, optimizer, logger)
+                run_callbacks(callbacks, output_location, step, model, optimizer, logger, amp.scaler)
 
                 if step == end:
                     return
@@ -105,6 +105,15 @@ def _train(training_hparams, model, train_loader, output_location, callbacks, st
     finally:
         progress.close()
     platform.barrier()
+
+
+def run_callbacks(callbacks, output_location: str, step: Step, model, optimizer, logger, scaler=None) -> None:
+    """Call every callback at `step`, in order (with the GradScaler for those that ask for it)."""
+    for callback in callbacks:
+        if getattr(callback, 'wants_scaler', False):
+            callback(output_location, step, model, optimizer, logger, scaler=scaler)
+        else:
+            callback(output_location, step, model, optimizer, logger)
 
 
 def loader_batches(loader, start: int):

@@ -25,7 +25,7 @@ DAMAGES = {
 # (file, level, the advice its message must give)
 FILES = [
     ('checkpoint.pth', 1, 'delete it to restart that run from its last saved model'),
-    ('logger', 1, 'restore it from a copy, or delete it and run the same command again to retrain the last epoch'),
+    ('logger', 1, 'restore it from a copy, or delete it and run the same command again to rebuild it from'),
     ('mask.pth', 1, 'delete it and sparsity_report.json beside it'),
     ('model_ep0_it2.pth', 1, 'restore it from a copy, or delete it'),
     ('sparsity_report.json', 1, 'delete it and mask.pth beside it'),
@@ -136,3 +136,21 @@ def test_summary_shows_a_damaged_level_as_damaged(finished_lottery, results_root
     level_1 = next(row for row in rows if 'level_1' in row)
     assert '100.00%' in level_0
     assert f'damaged: {name}' in level_1 and '%' not in level_1
+
+
+@pytest.mark.parametrize('deleted', ['logger', 'model_ep2_it0.pth'])
+def test_the_advice_works_when_the_checkpoint_is_at_the_end(finished_train, results_root, capsys, deleted):
+    """A run that ends at an epoch boundary keeps its checkpoint at the end step, so there is no last epoch to
+    retrain: deleting its logger (or final model) as the advice says and rerunning rebuilds the file, byte for byte,
+    from the checkpoint (it used to leave the run unfinished for good)."""
+    copy_run(finished_train, results_root)
+    folder = run_folder(results_root)
+    with open(os.path.join(folder, deleted), 'rb') as f:
+        original = f.read()
+    os.remove(os.path.join(folder, deleted))
+    status, out, err = run_cli(TRAIN, capsys)
+    assert status == 0 and err == ''
+    with open(os.path.join(folder, deleted), 'rb') as f:
+        assert f.read() == original
+    status, out, err = run_cli(TRAIN[:-1], capsys)
+    assert status == 0 and 'Already done' in out
