@@ -93,6 +93,8 @@ class ReportRunner(Runner):
                            help='Also print the density of each prunable tensor at each level (from mask.pth), '
                                 'for main and for each branch whose masks differ (layers.csv then has the branches '
                                 'too).')
+        # Accepted and ignored, so a lottery command can be reused as it is: every level found is reported.
+        group.add_argument('--levels', type=str, default=None, help=argparse.SUPPRESS)
         argv = arg_utils.current_argv(argv)
         if arg_utils.maybe_get_arg('experiment', argv=argv) is not None:
             return

@@ -166,6 +166,9 @@ def test_report_finds_the_experiment_from_the_run_flags(tree, capsys, monkeypatc
     monkeypatch.setenv('OPEN_LTH_ROOT', root)
     status, out, err = run_cli(['report'] + FLAGS + ['--display_output_location'], capsys)
     assert (status, out.strip()) == (0, os.path.join(root, name, 'report')), err
+    # The lottery command as it was typed, --levels included, finds the same experiment (--levels is ignored).
+    status, out, err = run_cli(['report'] + FLAGS + ['--levels=2', '--display_output_location'], capsys)
+    assert (status, out.strip()) == (0, os.path.join(root, name, 'report')), err
 
 
 def test_analysis_api_gives_the_rows_of_runs_csv(tree, reported):
