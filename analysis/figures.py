@@ -29,6 +29,21 @@ def _save(fig, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+def _finish(fig, ax, formats=('png',), legend_loc: str = 'best') -> Dict[str, bytes]:
+    """Grid, legend and layout of a finished figure; returns {format: file bytes} and closes it."""
+    ax.grid(True, which='major', alpha=0.3)
+    ax.legend(fontsize=8, loc=legend_loc)
+    fig.tight_layout()
+    out = {fmt: _save(fig, fmt) for fmt in formats}
+    _pyplot().close(fig)
+    return out
+
+
+def _error_bars_note(counts: pd.Series) -> str:
+    """What the error bars are, given the replicate count n of each plotted point."""
+    return ('error bars: one sample standard deviation' if (counts > 1).any() else 'one replicate: no error bars')
+
+
 def accuracy_vs_sparsity(summary: pd.DataFrame, labels: Dict[str, str], title: str) -> Dict[str, bytes]:
     """Final test accuracy (percent, mean over replicates, error bars = sample standard deviation) against the
     percent of weights remaining (log axis, decreasing to the right as in Frankle & Carbin 2019, Fig. 3), one line
@@ -63,15 +78,9 @@ def accuracy_vs_sparsity(summary: pd.DataFrame, labels: Dict[str, str], title: s
     ax.set_xticklabels([f'{t:.3g}' for t in ticks])
     ax.set_xlabel('Percent of weights remaining (log scale)')
     ax.set_ylabel('Test accuracy at the end of training (%)')
-    bars = ('error bars: one sample standard deviation' if (accuracy['n'] > 1).any()
-            else 'one replicate: no error bars')
+    bars = _error_bars_note(accuracy['n'])
     ax.set_title(_wrap(title) + f'\nmean over replicates; {bars}', fontsize=9)
-    ax.grid(True, which='major', alpha=0.3)
-    ax.legend(fontsize=8, loc='best')
-    fig.tight_layout()
-    out = {'png': _save(fig, 'png'), 'svg': _save(fig, 'svg')}
-    plt.close(fig)
-    return out
+    return _finish(fig, ax, formats=('png', 'svg'))
 
 
 def learning_curves(curves: pd.DataFrame, remaining: Dict[int, float], title: str,
@@ -96,12 +105,7 @@ def learning_curves(curves: pd.DataFrame, remaining: Dict[int, float], title: st
     ax.set_ylabel('Test accuracy (%)')
     ax.set_title(_wrap(title) + '\nmain (IMP) runs; mean over replicates, shaded: one sample standard '
                  'deviation', fontsize=9)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc='lower right')
-    fig.tight_layout()
-    png = _save(fig, 'png')
-    plt.close(fig)
-    return png
+    return _finish(fig, ax, legend_loc='lower right')['png']
 
 
 def _spread(values: List, count: int) -> List:
@@ -150,15 +154,9 @@ def instability_vs_spawn_step(summary: pd.DataFrame, labels: Dict[str, str], rem
     ax.set_xlabel(f'Spawn step k (training iterations; {scale})')
     ax.set_ylabel('Instability (percentage points of test error)')
     ax.axhline(0, color='gray', linewidth=0.8)
-    bars = ('error bars: one sample standard deviation' if (rows['n'] > 1).any()
-            else 'one replicate: no error bars')
+    bars = _error_bars_note(rows['n'])
     ax.set_title(_wrap(title) + f'\ninstability against spawn step; mean over replicates; {bars}', fontsize=9)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc='best')
-    fig.tight_layout()
-    out = {'png': _save(fig, 'png'), 'svg': _save(fig, 'svg')}
-    plt.close(fig)
-    return out
+    return _finish(fig, ax, formats=('png', 'svg'))
 
 
 def interpolation_curves(curves: pd.DataFrame, remaining: Dict[int, float], title: str, max_levels: int = 3,
@@ -187,9 +185,4 @@ def interpolation_curves(curves: pd.DataFrame, remaining: Dict[int, float], titl
     ax.set_xlabel('Interpolation alpha (0: child a, 1: child b)')
     ax.set_ylabel('Test error (%)')
     ax.set_title(_wrap(title) + '\nlinear interpolation between the two children; mean over replicates', fontsize=9)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc='best')
-    fig.tight_layout()
-    png = _save(fig, 'png')
-    plt.close(fig)
-    return png
+    return _finish(fig, ax)['png']
