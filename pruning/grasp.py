@@ -61,10 +61,5 @@ class Strategy(ranking.RankingStrategy):
               starting_model=None, data=None) -> Mask:
         """Remove ceil(f x R) of the R surviving pool weights, highest GraSP score first (see pruning/ranking.py).
         Raises ValueError without `starting_model` or `data`."""
-        starting_model = ranking.require(starting_model, 'starting_model', 'grasp')
-        data = ranking.require(data, 'data', 'grasp')
-        device = next(starting_model.parameters()).device
-        batches = snip.pruning_batches(data, pruning_hparams.pruning_batches, device)
-        mask = ranking.current_or_ones(current_mask, starting_model)
-        return ranking.prune_pool_fraction(pruning_hparams, scores(starting_model, batches), mask, starting_model,
-                                           highest=True)
+        return snip.prune_on_batches(pruning_hparams, current_mask, starting_model, data, scores, 'grasp',
+                                     highest=True)

@@ -76,6 +76,20 @@ def scores(starting_model, batches: List[Tuple]) -> Dict[str, torch.Tensor]:
     return {name: (w.detach() * gradients[name]).abs() for name, w in weights.items()}
 
 
+def prune_on_batches(pruning_hparams, current_mask: Optional[Mask], starting_model, data, score, strategy: str,
+                     highest: bool = False) -> Mask:
+    """SNIP's and GraSP's pruning step: `score(starting_model, batches)` on the first `--pruning_batches` batches of
+    `data`, then remove ceil(f x R) of the R surviving pool weights, lowest scores first (highest with `highest`).
+    Raises ValueError naming `strategy` without `starting_model` or `data`."""
+    starting_model = ranking.require(starting_model, 'starting_model', strategy)
+    data = ranking.require(data, 'data', strategy)
+    device = next(starting_model.parameters()).device
+    batches = pruning_batches(data, pruning_hparams.pruning_batches, device)
+    mask = ranking.current_or_ones(current_mask, starting_model)
+    return ranking.prune_pool_fraction(pruning_hparams, score(starting_model, batches), mask, starting_model,
+                                       highest=highest)
+
+
 class Strategy(ranking.RankingStrategy):
     """SNIP (see the module docstring)."""
 
@@ -91,9 +105,4 @@ class Strategy(ranking.RankingStrategy):
               starting_model=None, data=None) -> Mask:
         """Remove ceil(f x R) of the R surviving pool weights, lowest SNIP score first (see pruning/ranking.py).
         Raises ValueError without `starting_model` or `data`."""
-        starting_model = ranking.require(starting_model, 'starting_model', 'snip')
-        data = ranking.require(data, 'data', 'snip')
-        device = next(starting_model.parameters()).device
-        batches = pruning_batches(data, pruning_hparams.pruning_batches, device)
-        mask = ranking.current_or_ones(current_mask, starting_model)
-        return ranking.prune_pool_fraction(pruning_hparams, scores(starting_model, batches), mask, starting_model)
+        return prune_on_batches(pruning_hparams, current_mask, starting_model, data, scores, 'snip')
