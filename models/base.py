@@ -71,28 +71,34 @@ class Model(nn.Module, abc.ABC):
         atomic_torch_save(state, paths.model(save_location, save_step))
 
 
-class _Wrapper(Model):
-    """What the original's DataParallel/DistributedDataParallel models share: the inner model's names and loss,
-    and `save` of the inner model (so saved files never have a `module.` prefix)."""
+class WrapperModel(Model):
+    """A Model around another one (`inner`): the inner model's prunable and output names, loss, memory layout and
+    `save` (so saved files hold the bare inner state_dict). Used by the original's DataParallel /
+    DistributedDataParallel models (inner = `module`) and by pruning.pruned_model.PrunedModel (inner = `model`);
+    a wrapper is not a model family, so the family methods raise NotImplementedError."""
+
+    @property
+    def inner(self) -> Model:
+        return self.module
 
     @property
     def prunable_layer_names(self) -> List[str]:
-        return self.module.prunable_layer_names
+        return self.inner.prunable_layer_names
 
     @property
     def output_layer_names(self) -> List[str]:
-        return self.module.output_layer_names
+        return self.inner.output_layer_names
 
     @property
     def loss_criterion(self) -> nn.Module:
-        return self.module.loss_criterion
+        return self.inner.loss_criterion
 
     @property
     def memory_format(self) -> torch.memory_format:
-        return self.module.memory_format
+        return self.inner.memory_format
 
     def save(self, save_location: str, save_step: Step) -> None:
-        self.module.save(save_location, save_step)
+        self.inner.save(save_location, save_step)
 
     @staticmethod
     def is_valid_model_name(model_name):
@@ -107,14 +113,14 @@ class _Wrapper(Model):
         raise NotImplementedError
 
 
-class DataParallel(_Wrapper, nn.DataParallel):
+class DataParallel(WrapperModel, nn.DataParallel):
     """`torch.nn.DataParallel(module)` that is also a Model (the original's, used when `platform.is_parallel`)."""
 
     def __init__(self, module: Model):
         super().__init__(module=module)
 
 
-class DistributedDataParallel(_Wrapper, nn.parallel.DistributedDataParallel):
+class DistributedDataParallel(WrapperModel, nn.parallel.DistributedDataParallel):
     """`torch.nn.parallel.DistributedDataParallel(module, device_ids)` that is also a Model (the original's)."""
 
     def __init__(self, module: Model, device_ids):

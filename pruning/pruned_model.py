@@ -11,7 +11,7 @@ def mask_buffer_name(tensor_name: str) -> str:
     return 'mask_' + tensor_name.replace('.', '___')
 
 
-class PrunedModel(base.Model):
+class PrunedModel(base.WrapperModel):
     """Wraps `model` so that each prunable weight is multiplied by its mask before every forward pass.
 
     Masks are float buffers (saved in `state_dict`, so checkpoints restore them). The weights are masked at
@@ -58,33 +58,9 @@ class PrunedModel(base.Model):
         return self.model(x)
 
     @property
-    def prunable_layer_names(self):
-        return self.model.prunable_layer_names
-
-    @property
-    def output_layer_names(self):
-        return self.model.output_layer_names
-
-    @property
-    def loss_criterion(self):
-        return self.model.loss_criterion
-
-    @property
-    def memory_format(self):
-        return self.model.memory_format
+    def inner(self) -> base.Model:
+        return self.model
 
     def save(self, save_location, save_step):
         self._apply_mask()
-        self.model.save(save_location, save_step)
-
-    @staticmethod
-    def is_valid_model_name(model_name):
-        raise NotImplementedError
-
-    @staticmethod
-    def get_model_from_name(model_name, initializer, outputs=None):
-        raise NotImplementedError
-
-    @staticmethod
-    def default_hparams():
-        raise NotImplementedError
+        super().save(save_location, save_step)
