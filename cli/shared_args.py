@@ -40,6 +40,6 @@ def maybe_get_default_hparams(argv: Optional[List[str]] = None):
     """The `LotteryDesc` preset named by `--default_hparams` in argv (default sys.argv), or None.
 
     Raises HparamsError for unknown models."""
-    from models import registry
+    from models import families
     model_name = arg_utils.maybe_get_arg('default_hparams', argv=argv)
-    return registry.get_default_hparams(model_name) if model_name else None
+    return families.get_default_hparams(model_name) if model_name else None

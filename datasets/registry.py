@@ -11,13 +11,18 @@ A dataset module written for the original OpenLTH (a `Dataset` class with static
 `DataLoader`) is registered the same way and wrapped by `OriginalStyleDataset` (see docs/extending.md).
 """
 
-import numpy as np
+from __future__ import annotations  # annotations name datasets.base classes, imported when data is loaded
 
-from datasets import base, cifar10, classic, fashion_mnist, imagenet, mnist
+import math
+
 from foundations.hparams import DatasetHparams, HparamsError, flag_name
+from foundations.lazy import LazyRegistry
 from platforms import platform as current_platform
 
-registered_datasets = {'cifar10': cifar10, 'fashion_mnist': fashion_mnist, 'imagenet': imagenet, 'mnist': mnist}
+# Each dataset module is imported when its data or sizes are first needed (foundations/lazy.py): naming a dataset,
+# as flags and --display_output_location do, imports nothing. Register a module object or its import path.
+registered_datasets = LazyRegistry({'cifar10': 'datasets.cifar10', 'fashion_mnist': 'datasets.fashion_mnist',
+                                    'imagenet': 'datasets.imagenet', 'mnist': 'datasets.mnist'})
 
 UNSUPERVISED_LABELS = ('rotation',)
 
@@ -33,6 +38,7 @@ class OriginalStyleDataset:
     """
 
     def __init__(self, registered):
+        from datasets import classic
         self.dataset_class = getattr(registered, 'Dataset', registered)
         self.loader_class = getattr(registered, 'DataLoader', classic.DataLoader)
 
@@ -49,16 +55,19 @@ class OriginalStyleDataset:
         return self.dataset_class.num_classes()
 
     def get_train_set(self, platform, use_augmentation: bool):
+        from datasets import classic
         with current_platform.running(platform):
             dataset = self.dataset_class.get_train_set(use_augmentation)
         return classic.in_memory_version(dataset) or dataset
 
     def get_test_set(self, platform):
+        from datasets import classic
         with current_platform.running(platform):
             dataset = self.dataset_class.get_test_set()
         return classic.in_memory_version(dataset) or dataset
 
     def make_loader(self, dataset, batch_size: int, train: bool, platform):
+        from datasets import base, classic
         if isinstance(dataset, base.InMemoryDataset):
             return base.make_loader(dataset, batch_size, train, platform)
         tensors = classic.tensor_version(dataset)
@@ -76,19 +85,41 @@ def is_original_style(registered) -> bool:
     return not (hasattr(registered, 'NUM_TRAIN_EXAMPLES') and callable(getattr(registered, 'get_train_set', None)))
 
 
-def get_module(dataset_name: str, flag: str = '--dataset_name'):
-    """The module of a registered dataset (wrapped in OriginalStyleDataset if written for the original); raises
-    HparamsError naming `flag` and the valid names otherwise."""
+# Sizes of the built-in datasets (train examples, test examples, classes), the same as their modules' constants
+# (tests/datasets/test_registry_light.py): step strings convert to iterations without importing the module (and
+# torch) first, e.g. for --display_output_location.
+BUILT_IN_SIZES = {'cifar10': (50000, 10000, 10), 'fashion_mnist': (60000, 10000, 10),
+                  'imagenet': (1281167, 50000, 1000), 'mnist': (60000, 10000, 10)}
+
+
+def _sizes(dataset_name: str):
+    """(train examples, test examples, classes) of a registered dataset; raises HparamsError if unknown."""
+    check_name(dataset_name)
+    if dataset_name in BUILT_IN_SIZES and not registered_datasets.is_imported(dataset_name):
+        return BUILT_IN_SIZES[dataset_name]
+    module = get_module(dataset_name)
+    return module.NUM_TRAIN_EXAMPLES, module.NUM_TEST_EXAMPLES, module.NUM_CLASSES
+
+
+def check_name(dataset_name: str, flag: str = '--dataset_name') -> None:
+    """Raise HparamsError naming `flag` and the valid names if no dataset is registered as `dataset_name`."""
     if dataset_name not in registered_datasets:
         raise HparamsError(f'argument {flag}: unknown dataset {dataset_name!r}; '
                            f'choose from: {", ".join(sorted(registered_datasets))}')
+
+
+def get_module(dataset_name: str, flag: str = '--dataset_name'):
+    """The module of a registered dataset (wrapped in OriginalStyleDataset if written for the original); raises
+    HparamsError naming `flag` and the valid names otherwise."""
+    check_name(dataset_name, flag)
     registered = registered_datasets[dataset_name]
     return OriginalStyleDataset(registered) if is_original_style(registered) else registered
 
 
 def validate_names(dataset_hparams: DatasetHparams, prefix: str = None) -> None:
-    """Raise HparamsError (naming the flag) for an unknown dataset or unsupervised-labels name (reads no data)."""
-    get_module(dataset_hparams.dataset_name, flag_name('dataset_name', prefix))
+    """Raise HparamsError (naming the flag) for an unknown dataset or unsupervised-labels name (reads no data and
+    imports no dataset module)."""
+    check_name(dataset_hparams.dataset_name, flag_name('dataset_name', prefix))
     labels = dataset_hparams.unsupervised_labels
     if labels is not None and labels not in UNSUPERVISED_LABELS:
         raise HparamsError(f'argument {flag_name("unsupervised_labels", prefix)}: unknown unsupervised labels '
@@ -106,18 +137,18 @@ def validate(dataset_hparams: DatasetHparams, prefix: str = None) -> None:
 
 def num_train_examples(dataset_hparams: DatasetHparams) -> int:
     """Training examples after subsampling: ceil(N x subsample_fraction)."""
-    n = get_module(dataset_hparams.dataset_name).NUM_TRAIN_EXAMPLES
+    n = _sizes(dataset_hparams.dataset_name)[0]
     if dataset_hparams.subsample_fraction is not None:
-        n = int(np.ceil(n * dataset_hparams.subsample_fraction))
+        n = int(math.ceil(n * dataset_hparams.subsample_fraction))
     return n
 
 
 def iterations_per_epoch(dataset_hparams: DatasetHparams) -> int:
     """ceil(N x subsample_fraction / batch_size): iterations in one epoch (the last batch may be partial)."""
-    n = get_module(dataset_hparams.dataset_name).NUM_TRAIN_EXAMPLES
+    n = _sizes(dataset_hparams.dataset_name)[0]
     if dataset_hparams.subsample_fraction is not None:
         n = n * dataset_hparams.subsample_fraction
-    return int(np.ceil(n / dataset_hparams.batch_size))
+    return int(math.ceil(n / dataset_hparams.batch_size))
 
 
 def uses_rotation_labels(dataset_hparams: DatasetHparams) -> bool:
@@ -133,7 +164,7 @@ def num_classes(dataset_hparams: DatasetHparams) -> int:
     """The number of labels: the dataset's classes, or 4 with `unsupervised_labels=rotation`."""
     if uses_rotation_labels(dataset_hparams):
         return 4
-    return get_module(dataset_hparams.dataset_name).NUM_CLASSES
+    return _sizes(dataset_hparams.dataset_name)[2]
 
 
 def get_dataset(dataset_hparams: DatasetHparams, platform, train: bool = True) -> base.InMemoryDataset:
@@ -171,6 +202,7 @@ def get(dataset_hparams: DatasetHparams, train: bool = True, *, platform=None):
     if not isinstance(train, (bool, int)):
         raise TypeError(f'datasets.registry.get: train must be a bool, got {type(train).__name__} '
                         f'(pass the platform as platform=...)')
+    from datasets import base
     platform = current_platform.resolve(platform)
     dataset = get_dataset(dataset_hparams, platform, train)
     make_loader = getattr(get_module(dataset_hparams.dataset_name), 'make_loader', base.make_loader)

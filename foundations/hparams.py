@@ -75,8 +75,13 @@ class Hparams:
 
     @classmethod
     def field_type(cls, field) -> type:
-        """The scalar type or nested Hparams class of a field; raises ValueError for anything else."""
-        annotation = _unwrap_optional(field.type)
+        """The scalar type or nested Hparams class of a field; raises ValueError for anything else.
+
+        Annotations written as strings (a module with `from __future__ import annotations`) are resolved first."""
+        annotation = field.type
+        if isinstance(annotation, str):
+            annotation = typing.get_type_hints(cls).get(field.name, annotation)
+        annotation = _unwrap_optional(annotation)
         if annotation in _SCALAR_TYPES or (isinstance(annotation, type) and issubclass(annotation, Hparams)):
             return annotation
         raise ValueError(f'Invalid field type {field.type} for hparams field {field.name}.')

@@ -14,15 +14,16 @@ what to do; `cli/main.py` prints it as `open_lth.py: error: <message>` and exits
 
 import errno
 import fnmatch
+import functools
 import io
 import os
 import pickle
 import tempfile
 
-import numpy as np
-import torch
-
 from foundations import paths
+
+# torch and NumPy are imported by the functions that read or write weights, not here: the command line imports this
+# module (for its errors) before it knows whether a job will run, and `import torch` alone costs over a second.
 
 
 class FileProblem(RuntimeError):
@@ -130,6 +131,7 @@ def atomic_write_text(path: str, text: str) -> None:
 
 def atomic_torch_save(obj, path: str) -> None:
     """`torch.save(obj, path)`, atomically."""
+    import torch
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     atomic_write_bytes(path, buffer.getvalue())
@@ -138,10 +140,12 @@ def atomic_torch_save(obj, path: str) -> None:
 # Reading --------------------------------------------------------------------------------------------------------
 
 
-def _numpy_scalar_globals() -> list:
+@functools.cache
+def safe_numpy_globals() -> list:
     """The globals a pickled NumPy scalar needs, under NumPy 2 and NumPy 1 names: `scalar` (the reconstructor),
     `dtype`, and the dtype classes of the numeric scalar types (bool, signed and unsigned integers, floats).
     Nothing else: no arrays, no object dtype, no functions."""
+    import numpy as np
     scalar = np._core.multiarray.scalar
     dtype_classes = [type(np.dtype(name)) for name in
                      ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64',
@@ -150,20 +154,19 @@ def _numpy_scalar_globals() -> list:
             *dtype_classes]
 
 
-SAFE_NUMPY_GLOBALS = _numpy_scalar_globals()
-
 
 def torch_load(path: str, map_location='cpu'):
     """Load a `.pth` file written by us or by the original OpenLTH, with `weights_only=True` and no fallback.
 
-    Allowed besides PyTorch's own safe types: NumPy scalars (`SAFE_NUMPY_GLOBALS`), which the original's
+    Allowed besides PyTorch's own safe types: NumPy scalars (`safe_numpy_globals()`), which the original's
     checkpoints hold as learning rates. Raises UnsafeFile if the file asks for any other global (it is not
     unpickled), DamagedFile if it cannot be read at all (text, truncated, empty), FileNotFoundError if missing.
     """
     if not os.path.exists(path):
         raise FileNotFoundError(path)
+    import torch
     try:
-        with torch.serialization.safe_globals(SAFE_NUMPY_GLOBALS):
+        with torch.serialization.safe_globals(safe_numpy_globals()):
             return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         text = str(e)

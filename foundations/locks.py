@@ -122,8 +122,10 @@ class RunLock:
 
 def _broadcast(value, platform):
     """The primary process's `value` on every process of the job (unchanged for a single process)."""
+    if not platform.is_distributed:
+        return value
     import torch  # Here, not at the top: this module loads without torch (a small process can hold a lock).
-    if not (platform.is_distributed and torch.distributed.is_initialized()):
+    if not torch.distributed.is_initialized():
         return value
     box = [value]
     torch.distributed.broadcast_object_list(box, src=0)

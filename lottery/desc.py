@@ -13,15 +13,13 @@ import os
 from dataclasses import dataclass
 from typing import List, Optional
 
-import torch
-
 from cli import arg_utils
 from datasets import registry as datasets_registry
 from foundations.desc import Desc
 from foundations.hparams import (DatasetHparams, Hparams, HparamsError, ModelHparams, PruningHparams,
                                  TrainingHparams)
 from foundations.step import Step
-from models import registry as models_registry
+from models import families
 from platforms.platform import get_platform
 from pruning import registry as pruning_registry
 from training.desc import check_names, check_runnable
@@ -152,20 +150,39 @@ class LotteryDesc(Desc):
     def check_names(self) -> None:
         """Raise HparamsError for a well-formed but unknown name (model, dataset, optimizer, unsupervised labels,
         pruned tensors, ...), reading no data: what `--display_output_location` checks before it prints."""
-        models_registry.validate(self.model_hparams)
+        families.check_names(self.model_hparams)
         check_names(self.dataset_hparams, self.training_hparams)
         if self.pretraining:
             check_names(self.pretrain_dataset_hparams, self.pretrain_training_hparams, dataset_prefix='pretrain',
                         training_prefix='pretrain')
+        if self.names_tensors():
+            pruning_registry.validate_names(self.pruning_hparams, self.meta_model())
+        else:
+            pruning_registry.get_strategy(self.pruning_hparams.pruning_strategy)
+
+    def names_tensors(self) -> bool:
+        """Whether the pruning flags name tensors that only a built model can check: `--pruning_layers_to_ignore`
+        set to something other than the model family's standard recipe (which names tensors every model of the
+        family has, tests/models/test_families.py), or any strategy registered by a user. Otherwise the names are
+        checked without importing torch."""
+        if self.pruning_hparams.pruning_strategy not in pruning_registry.BUILT_IN:
+            return True
+        ignored = getattr(self.pruning_hparams, 'pruning_layers_to_ignore', None)
+        return bool(ignored) and ignored != families.recipe_layers_to_ignore(self.model_hparams.model_name)
+
+    def meta_model(self):
+        """The model of every level, built on the meta device (no memory, no initialisation cost)."""
+        import torch
+        from models import registry as models_registry
         with torch.device('meta'):
-            model = models_registry.get(self.model_hparams, outputs=self.train_outputs)
-        pruning_registry.validate_names(self.pruning_hparams, model)
+            return models_registry.get(self.model_hparams, outputs=self.train_outputs)
 
     def check_runnable(self, platform, levels: Optional[int] = None) -> None:
         """Raise HparamsError for any name or value that cannot run, before anything is written.
 
         With `levels`, also that the pruning strategy can prune that many levels (Strategy.check_levels).
         """
+        from models import registry as models_registry
         models_registry.validate(self.model_hparams)
         check_runnable(self.dataset_hparams, self.training_hparams, platform)
         if self.pretraining:
@@ -176,8 +193,7 @@ class LotteryDesc(Desc):
                     f'arguments --rewinding_steps/--pretrain_training_steps: the rewind point '
                     f'({self.pretrain_training_hparams.training_steps}) must come before the end of training '
                     f'(--training_steps={self.training_hparams.training_steps})')
-        with torch.device('meta'):
-            model = models_registry.get(self.model_hparams, outputs=self.train_outputs)
+        model = self.meta_model()
         pruning_registry.validate(self.pruning_hparams, model)
         if levels is not None:
             pruning_registry.check_levels(self.pruning_hparams, model, levels)

@@ -6,12 +6,12 @@ Level 0 trains the dense network from the rewind point. Each level L >= 1 prunes
 rewinding) and trains again. Every phase is skipped when its files exist, so rerunning the command resumes.
 """
 
+from __future__ import annotations  # modules that import torch are imported by the functions that use them
+
 import argparse
 import os
 from dataclasses import dataclass
 from typing import List, Optional
-
-import torch
 
 from cli import shared_args
 from datasets import registry as datasets_registry
@@ -20,13 +20,10 @@ from foundations.hparams import HparamsError
 from foundations.io import DamagedFile
 from foundations.runner import Runner
 from lottery.desc import LotteryDesc
-from models import registry as models_registry
 from platforms import platform as current_platform
 from pruning import registry as pruning_registry
 from pruning.mask import Mask
-from pruning.pruned_model import PrunedModel
 from pruning.base import PruningExhausted
-from training import train
 from training.metric_logger import MetricLogger
 from training.runner import banner
 
@@ -109,6 +106,7 @@ class LotteryRunner(Runner):
 
     def finished(self) -> bool:
         """Whether every level 0..levels is trained."""
+        from training import train
         return self.levels >= 0 and all(
             train.is_done(self.location(level), self.desc.dataset_hparams, self.desc.training_hparams)
             for level in range(self.levels + 1))
@@ -159,6 +157,8 @@ class LotteryRunner(Runner):
 
     def _pretrain(self) -> bool:
         """Train the pretraining phase in level_pretrain/main; returns whether anything was trained."""
+        from models import registry as models_registry
+        from training import train
         location = self.location('pretrain')
         if train.is_done(location, self.desc.pretrain_dataset_hparams, self.desc.pretrain_training_hparams):
             return False
@@ -175,6 +175,7 @@ class LotteryRunner(Runner):
 
     def _establish_initial_weights(self) -> None:
         """Save the rewind-point weights in level_0/main: the initialisation, or the end of pretraining."""
+        from models import registry as models_registry
         location = self.location(0)
         if models_registry.exists(location, self.desc.train_start_step):
             return
@@ -190,6 +191,7 @@ class LotteryRunner(Runner):
         """Save level L's mask: all ones at level 0, else the strategy applied to level L-1's trained weights and
         mask, plus what the strategy declares it uses (pruning/base.py): the starting weights (the rewind point times
         level L-1's mask) and the pruning data. Runs on the primary process only; the others load the mask."""
+        from models import registry as models_registry
         location = self.location(level)
         if Mask.exists(location):
             return
@@ -217,6 +219,8 @@ class LotteryRunner(Runner):
 
     def _starting_model(self, mask: Mask):
         """The rewind-point weights times `mask` (pruned weights exactly 0), on the platform's device."""
+        import torch
+        from models import registry as models_registry
         model = models_registry.load(self.location(0), self.desc.train_start_step, self.desc.model_hparams,
                                      outputs=self.desc.train_outputs, seed=0)
         with torch.no_grad():
@@ -237,6 +241,9 @@ class LotteryRunner(Runner):
 
     def _train_level(self, level: int) -> bool:
         """Train level L from the rewind-point weights times level L's mask; returns whether it trained."""
+        from models import registry as models_registry
+        from pruning.pruned_model import PrunedModel
+        from training import train
         location = self.location(level)
         if self.job_platform.is_primary_process and not os.path.exists(paths.hparams_json(location)):
             self.desc.save_json(location)  # Also fills in folders written before hparams.json existed.

@@ -135,31 +135,8 @@ def init_fn_from(weight_initializer: Callable, batchnorm_initializer: Callable) 
     return init_fn
 
 
-def numbers_in_name(model_name: str, family: str, min_numbers: int, max_numbers: int) -> Optional[List[int]]:
-    """The positive integers after `<family>_` in a model name, e.g. `cifar_resnet_20_16` -> [20, 16] for family
-    `cifar_resnet`; None unless there are `min_numbers` to `max_numbers` of them, all plain ASCII digits > 0."""
-    prefix = family.split('_')
-    parts = model_name.split('_')
-    numbers = parts[len(prefix):]
-    if parts[:len(prefix)] != prefix or not min_numbers <= len(numbers) <= max_numbers:
-        return None
-    if not all(part.isascii() and part.isdigit() and int(part) > 0 for part in numbers):
-        return None
-    return [int(part) for part in numbers]
-
-
-def preset(model_name: str, dataset_name: str, batch_size: int, training_hparams: TrainingHparams,
-           pruning_layers_to_ignore: Optional[str] = None):
-    """A family's standard recipe as a `LotteryDesc`: kaiming_normal / uniform initialisation and sparse_global
-    pruning of 20% per level (every family of the original uses these)."""
-    from lottery.desc import LotteryDesc
-    from pruning import sparse_global
-    return LotteryDesc(
-        model_hparams=ModelHparams(model_name=model_name, model_init='kaiming_normal', batchnorm_init='uniform'),
-        dataset_hparams=DatasetHparams(dataset_name=dataset_name, batch_size=batch_size),
-        training_hparams=training_hparams,
-        pruning_hparams=sparse_global.PruningHparams(pruning_strategy='sparse_global', pruning_fraction=0.2,
-                                                     pruning_layers_to_ignore=pruning_layers_to_ignore))
+# Moved to models/families.py (no torch needed); kept here for code written against models.base.
+from models.families import numbers_in_name, preset  # noqa: E402,F401
 
 
 def to_memory_format(examples: torch.Tensor, memory_format: torch.memory_format) -> torch.Tensor:

@@ -1,15 +1,16 @@
 """BatchNorm initializers (`--batchnorm_init`): they set gamma (weight) and beta (bias) of BatchNorm2d modules."""
 
-import torch
-import torch.nn as nn
+from __future__ import annotations  # annotations name torch types, imported only when a model is built
 
 
 def _is_batchnorm(module: nn.Module) -> bool:
+    import torch.nn as nn
     return isinstance(module, nn.BatchNorm2d)
 
 
 def uniform(module: nn.Module) -> None:
     """gamma ~ U[0, 1), beta = 0."""
+    import torch
     if _is_batchnorm(module):
         module.reset_parameters()
         with torch.no_grad():
@@ -24,6 +25,7 @@ def fixed(module: nn.Module) -> None:
 
 def oneone(module: nn.Module) -> None:
     """gamma = 1, beta = 1."""
+    import torch
     if _is_batchnorm(module):
         module.reset_parameters()
         with torch.no_grad():
@@ -32,6 +34,7 @@ def oneone(module: nn.Module) -> None:
 
 def positivenegative(module: nn.Module) -> None:
     """gamma ~ U[-1, 1), beta = 0."""
+    import torch
     if _is_batchnorm(module):
         module.reset_parameters()
         with torch.no_grad():

@@ -10,13 +10,8 @@ State keys follow the original OpenLTH: `conv`, `bn`, `blocks.<i>.{conv1,bn1,con
 import torch.nn as nn
 import torch.nn.functional as F
 
-from foundations.hparams import TrainingHparams
-from models import base
-
-
-# The CIFAR-10 recipe of the original (shared by the VGGs): 160 epochs of SGD, lr 0.1 dropped 10x at 80 and 120.
-CIFAR_TRAINING = TrainingHparams(optimizer_name='sgd', momentum=0.9, milestone_steps='80ep,120ep', lr=0.1, gamma=0.1,
-                                 weight_decay=1e-4, training_steps='160ep')
+from models import base, families
+from models.families import CIFAR_TRAINING  # noqa: F401 (its old home, for code that imports it from here)
 
 
 class Block(nn.Module):
@@ -45,7 +40,7 @@ class Block(nn.Module):
         return F.relu(out + self.shortcut(x))
 
 
-class Model(base.Model):
+class Model(families.CifarResnet, base.Model):
     """CIFAR ResNet (He et al. 2016): 3x3 stem conv, 3 segments of basic blocks, global average pool, `fc`.
 
     plan: [(width, number of blocks)] per segment, e.g. [(16, 3), (32, 3), (64, 3)] for cifar_resnet_20.
@@ -83,28 +78,12 @@ class Model(base.Model):
         return ['fc.weight', 'fc.bias']
 
     @staticmethod
-    def _parse(model_name):
-        """(D, W) for a valid name, else None."""
-        numbers = base.numbers_in_name(model_name, 'cifar_resnet', 1, 2)
-        if numbers is None or numbers[0] <= 2 or (numbers[0] - 2) % 6 != 0:
-            return None
-        return numbers[0], numbers[1] if len(numbers) == 2 else 16
-
-    @staticmethod
-    def is_valid_model_name(model_name):
-        return Model._parse(model_name) is not None
-
-    @staticmethod
     def get_model_from_name(model_name, initializer, outputs=None):
         """Build `cifar_resnet_D[_W]`; raises ValueError for an invalid name."""
-        parsed = Model._parse(model_name)
+        parsed = Model.parse(model_name)
         if parsed is None:
             raise ValueError(f'Invalid model name: {model_name}')
         depth, width = parsed
         n = (depth - 2) // 6
         plan = [(width, n), (2 * width, n), (4 * width, n)]
         return Model(plan, initializer, outputs)
-
-    @staticmethod
-    def default_hparams():
-        return base.preset('cifar_resnet_20', 'cifar10', 128, CIFAR_TRAINING)

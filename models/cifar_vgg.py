@@ -9,7 +9,7 @@ Input (N, 3, 32, 32) float32; output (N, outputs) logits. State keys follow the 
 import torch.nn as nn
 import torch.nn.functional as F
 
-from models import base, cifar_resnet
+from models import base, families
 
 # Conv widths per configuration; 'M' is a 2x2 max-pool with stride 2.
 PLANS = {
@@ -32,7 +32,7 @@ class ConvModule(nn.Module):
         return F.relu(self.bn(self.conv(x)))
 
 
-class Model(base.Model):
+class Model(families.CifarVgg, base.Model):
     """CIFAR VGG (Simonyan & Zisserman 2015): ConvModules and max-pools in `layers`, 2x2 average pool, `fc`.
 
     plan: one of `PLANS` (conv widths and 'M' pools). outputs: number of classes (default 10).
@@ -65,17 +65,8 @@ class Model(base.Model):
         return ['fc.weight', 'fc.bias']
 
     @staticmethod
-    def is_valid_model_name(model_name):
-        parts = model_name.split('_')
-        return len(parts) == 3 and parts[:2] == ['cifar', 'vgg'] and parts[2] in {str(d) for d in PLANS}
-
-    @staticmethod
     def get_model_from_name(model_name, initializer, outputs=None):
         """Build `cifar_vgg_D`; raises ValueError for an invalid name."""
         if not Model.is_valid_model_name(model_name):
             raise ValueError(f'Invalid model name: {model_name}')
         return Model(PLANS[int(model_name.split('_')[2])], initializer, outputs)
-
-    @staticmethod
-    def default_hparams():
-        return base.preset('cifar_vgg_16', 'cifar10', 128, cifar_resnet.CIFAR_TRAINING, 'fc.weight')

@@ -7,14 +7,11 @@ flattened to 784 features; hidden layers live in `fc_layers`, the output layer i
 import torch.nn as nn
 import torch.nn.functional as F
 
-from foundations.hparams import TrainingHparams
-from models import base
+from models import base, families
 
 
-class Model(base.Model):
+class Model(families.MnistLenet, base.Model):
     """Fully-connected network: 784 -> W1 -> ... -> outputs (ReLU after every hidden layer)."""
-
-    name_grammar = 'mnist_lenet_<W>[_<W>...] with every width W > 0 (e.g. mnist_lenet_300_100)'
 
     def __init__(self, plan, initializer, outputs=None):
         super().__init__()
@@ -38,18 +35,8 @@ class Model(base.Model):
         return ['fc.weight', 'fc.bias']
 
     @staticmethod
-    def is_valid_model_name(model_name):
-        # `mnist_lenet` exactly, then widths (the original's loose prefix check also took `mnist_lenetX_300`).
-        return base.numbers_in_name(model_name, 'mnist_lenet', 1, 10 ** 6) is not None
-
-    @staticmethod
     def get_model_from_name(model_name, initializer, outputs=None):
         if not Model.is_valid_model_name(model_name):
             raise ValueError(f'Invalid model name: {model_name}')
         plan = [int(part) for part in model_name.split('_')[2:]]
         return Model(plan, initializer, outputs)
-
-    @staticmethod
-    def default_hparams():
-        return base.preset('mnist_lenet_300_100', 'mnist', 128,
-                           TrainingHparams(optimizer_name='sgd', lr=0.1, training_steps='40ep'), 'fc.weight')

@@ -12,8 +12,6 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-import torch
-
 from foundations import locks
 from foundations.hparams import Hparams
 from foundations.io import FileProblem, torch_load
@@ -141,6 +139,7 @@ class Platform(Hparams):
     def device_str(self) -> str:
         if self._device:
             return self._device
+        import torch
         if torch.cuda.is_available():
             return f'cuda:{self.local_rank}' if self.is_distributed else 'cuda'
         return 'cpu'
@@ -151,11 +150,13 @@ class Platform(Hparams):
         return self.device_str
 
     @property
-    def torch_device(self) -> torch.device:
+    def torch_device(self) -> 'torch.device':  # noqa: F821 (torch is imported when a job runs)
+        import torch
         return torch.device(self.device_str)
 
     def barrier(self) -> None:
         """Wait for every process of the job (no-op for a single process)."""
+        import torch
         if self.is_distributed and torch.distributed.is_initialized():
             torch.distributed.barrier()
 
@@ -189,6 +190,7 @@ class Platform(Hparams):
     @staticmethod
     def save_model(model, path: str, *args, **kwargs) -> None:
         """`torch.save(model, path)`."""
+        import torch
         torch.save(model, path, *args, **kwargs)
 
     @staticmethod
@@ -209,6 +211,10 @@ class Platform(Hparams):
             self._run_job(job)
 
     def _run_job(self, job) -> None:
+        if not self.is_distributed:
+            job()
+            return
+        import torch
         if not self.is_distributed or torch.distributed.is_initialized():
             job()
             return

@@ -8,17 +8,19 @@ our torchrun runs already take, so the plain command now takes it too. `CUDA_VIS
 without GPUs launch N CPU workers (gloo), for the tests.
 """
 
+from __future__ import annotations  # modules that import torch are imported by the functions that use them
+
 import os
 import socket
 import sys
 
-import torch
 
 PRETEND_VARIABLE = 'OPEN_LTH_PRETEND_DEVICES'
 
 
 def visible_devices() -> int:
     """The GPUs this process sees (`$OPEN_LTH_PRETEND_DEVICES` when set)."""
+    import torch
     pretend = os.environ.get(PRETEND_VARIABLE)
     if pretend:
         return int(pretend)
@@ -42,6 +44,7 @@ def run_workers(job, world_size: int) -> int:
     environment (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT); returns the first non-zero exit status
     of the workers, or 0. Bad input met by the workers is printed once (by rank 0) as the usual one-line error and
     gives status 2; an unexpected exception prints the worker's traceback and gives 1."""
+    import torch
     port = free_port()
     statuses = torch.multiprocessing.get_context('spawn').Array('i', world_size)
     try:
@@ -56,6 +59,7 @@ def run_workers(job, world_size: int) -> int:
 
 
 def _worker(rank: int, world_size: int, port: int, job, statuses) -> None:
+    import torch
     if 'OMP_NUM_THREADS' not in os.environ:  # As torchrun does for several processes: one thread each, which also
         os.environ['OMP_NUM_THREADS'] = '1'  # makes float reductions, hence results, equal to torchrun's.
         torch.set_num_threads(1)

@@ -18,6 +18,6 @@ class Platform(base.Platform):
             from cli.concurrent import concurrent_runner
             return super().run_sweep(tasks, [concurrent_runner(runners)])
         from platforms import launch
-        if launch.wants_workers(self):
+        if not runners[0].reads_only and launch.wants_workers(self):
             return launch.run_workers(functools.partial(super().run_sweep, tasks, runners), launch.visible_devices())
         return super().run_sweep(tasks, runners)

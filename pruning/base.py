@@ -15,10 +15,10 @@ What a strategy may use (the lottery runner, lottery/runner.py `_prune_level`, s
 The mask is computed once, on the primary process, and saved; every process loads it (lottery/runner.py).
 """
 
+from __future__ import annotations  # torch is imported by the functions that use it (fast start-up)
+
 import abc
 from typing import Iterable, Optional, Tuple
-
-import torch
 
 from foundations.hparams import HparamsError, PruningHparams
 from pruning.mask import Mask

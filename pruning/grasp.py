@@ -5,10 +5,10 @@ H = d2L/dw2 for L the mean training loss over `--pruning_batches` batches (H g i
 double backpropagation; no temperature). The HIGHEST scores over all non-ignored prunable tensors are pruned
 (removing them reduces the gradient norm least, or increases it)."""
 
+from __future__ import annotations  # torch is imported by the functions that use it (fast start-up)
+
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
-
-import torch
 
 from foundations.hparams import flag_name
 from pruning import ranking, snip
@@ -32,6 +32,7 @@ class PruningHparams(ranking.FractionHparams):
 def scores(starting_model, batches: List[Tuple]) -> Dict[str, torch.Tensor]:
     """{prunable tensor name: -(w * Hg)} at `starting_model`'s weights (each of its tensor's shape); H and g are
     over the prunable weights only (other parameters held fixed)."""
+    import torch
     if not batches:
         raise ValueError('GraSP needs at least one batch of training data.')
     model, weights = snip.scoring_copy(starting_model)

@@ -2,10 +2,10 @@
 Networks at Initialization: Why Are We Missing the Mark?", Sec. 3): score = |w| of the level's starting weights
 (the rewind point times the current mask); the lowest scores over all non-ignored prunable tensors are pruned."""
 
+from __future__ import annotations  # torch is imported by the functions that use it (fast start-up)
+
 from dataclasses import dataclass
 from typing import Dict, Optional
-
-import torch
 
 from pruning import ranking
 from pruning.mask import Mask

@@ -1,11 +1,10 @@
 """`Mask`: which weights of each prunable tensor survive (1) or are pruned (0)."""
 
+from __future__ import annotations  # torch is imported by the functions that use it (fast start-up)
+
 import json
 import os
 from typing import Dict
-
-import numpy as np
-import torch
 
 from foundations import paths
 from foundations.io import DamagedFile, atomic_torch_save, atomic_write_text, torch_load
@@ -25,6 +24,8 @@ class Mask(dict):
             self[k] = v
 
     def __setitem__(self, key, value):
+        import torch
+        import numpy as np
         if not isinstance(key, str) or len(key) == 0:
             raise ValueError(f'Invalid tensor name: {key}')
         if isinstance(value, np.ndarray):
@@ -38,6 +39,7 @@ class Mask(dict):
     @staticmethod
     def ones_like(model) -> 'Mask':
         """An all-ones float32 mask over `model.prunable_layer_names`."""
+        import torch
         state = model.state_dict()
         return Mask({name: torch.ones_like(state[name], dtype=torch.float32, device='cpu')
                      for name in model.prunable_layer_names})
@@ -49,6 +51,7 @@ class Mask(dict):
 
     def sparsity_report(self) -> Dict[str, float]:
         """{'total': number of prunable weights, 'unpruned': number of ones}, both floats, computed from the mask."""
+        import torch
         total = sum(int(v.numel()) for v in self.values())
         unpruned = sum(int(torch.count_nonzero(v)) for v in self.values())
         return {'total': float(total), 'unpruned': float(unpruned)}
@@ -107,6 +110,7 @@ class Mask(dict):
     @property
     def sparsity(self) -> torch.Tensor:
         """Fraction of pruned weights, as a 0-d float tensor."""
+        import torch
         unpruned = sum(torch.sum(v) for v in self.values())
         total = sum(v.numel() for v in self.values())
         return 1 - unpruned.float() / total

@@ -8,10 +8,10 @@ Scores come from a generator seeded with `--pruning_seed` (default 0), drawn ten
 one run prune along one random ranking, and two runs (or two processes) give identical masks.
 """
 
+from __future__ import annotations  # torch is imported by the functions that use it (fast start-up)
+
 from dataclasses import dataclass
 from typing import Dict, Optional
-
-import torch
 
 from pruning import ranking
 from pruning.mask import Mask
@@ -29,6 +29,7 @@ class PruningHparams(ranking.FractionHparams):
 
 def scores(model, seed: int) -> Dict[str, torch.Tensor]:
     """{prunable tensor name: uniform [0, 1) float64 scores of its shape}, drawn on the CPU from `seed`."""
+    import torch
     generator = torch.Generator().manual_seed(seed)
     return {name: torch.rand(w.shape, generator=generator, dtype=torch.float64)
             for name, w in ranking.prunable_weights(model).items()}

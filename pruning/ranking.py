@@ -12,12 +12,12 @@ first (tensors in the model's `prunable_layer_names` order, then row-major posit
 depends on nothing but the scores.
 """
 
+from __future__ import annotations  # torch is imported by the functions that use it (fast start-up)
+
 import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Dict, List, Optional
-
-import torch
 
 from foundations import hparams
 from foundations.hparams import HparamsError
@@ -119,6 +119,7 @@ def lowest(values: torch.Tensor, n: int) -> torch.Tensor:
     For few of many (SynFlow's steps), a bound from every 64th entry first narrows the search to the entries at or
     below it; the answer is the same, as every entry up to the n-th smallest value lies at or below that bound.
     """
+    import torch
     size = values.numel()
     n = min(n, size)
     if n <= 0:
@@ -136,6 +137,7 @@ def lowest(values: torch.Tensor, n: int) -> torch.Tensor:
 def _lowest_exact(values: torch.Tensor, n: int) -> torch.Tensor:
     """`lowest` for 0 < n <= len(values) and no NaN: a partial `topk` (or `kthvalue` near the median) finds the
     n-th smallest value; ties at it are resolved by index."""
+    import torch
     size = values.numel()
     if n <= size // 8:
         chosen = torch.topk(values, n, largest=False, sorted=False)
@@ -160,6 +162,7 @@ def prune_lowest(scores: Dict[str, torch.Tensor], current_mask: Mask, names: Lis
     Returns a new Mask with `current_mask`'s keys and order; tensors not in `names` keep their mask. Raises
     ValueError if fewer than `n` weights survive in `names`.
     """
+    import torch
     positions, pool = [], []
     for name in names:
         surviving = torch.nonzero(current_mask[name].reshape(-1) != 0).flatten()
@@ -184,6 +187,7 @@ def prune_pool_fraction(pruning_hparams, scores: Dict[str, torch.Tensor], curren
                         highest: bool = False) -> Mask:
     """One level of global score-based pruning: remove ceil(f x R) of the R surviving pool weights, the lowest
     (or highest) scores first."""
+    import torch
     names = pool_names(pruning_hparams, model)
     remaining = sum(int(torch.count_nonzero(current_mask[name])) for name in names)
     return prune_lowest(scores, current_mask, names, number_to_prune(pruning_hparams.pruning_fraction, remaining),

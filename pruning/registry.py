@@ -3,15 +3,19 @@
 import copy
 
 from foundations.hparams import HparamsError, PruningHparams
-from pruning import grasp, magnitude_init, random_init, snip, sparse_global, sparse_layerwise, synflow
+from foundations.lazy import LazyRegistry
 
-registered_strategies = {'sparse_global': sparse_global.Strategy,
-                         'sparse_layerwise': sparse_layerwise.Strategy,
-                         'random': random_init.Strategy,
-                         'magnitude_init': magnitude_init.Strategy,
-                         'snip': snip.Strategy,
-                         'grasp': grasp.Strategy,
-                         'synflow': synflow.Strategy}
+# Imported when first used (foundations/lazy.py); register a Strategy class or its import path.
+registered_strategies = LazyRegistry({'sparse_global': 'pruning.sparse_global:Strategy',
+                                      'sparse_layerwise': 'pruning.sparse_layerwise:Strategy',
+                                      'random': 'pruning.random_init:Strategy',
+                                      'magnitude_init': 'pruning.magnitude_init:Strategy',
+                                      'snip': 'pruning.snip:Strategy',
+                                      'grasp': 'pruning.grasp:Strategy',
+                                      'synflow': 'pruning.synflow:Strategy'})
+# The strategies of open_lth itself, whose name checks need no model beyond a family's standard recipe
+# (lottery.desc.LotteryDesc.names_tensors); a strategy registered by a user always has its names checked on a model.
+BUILT_IN = frozenset(registered_strategies)
 
 
 def get_strategy(name: str):

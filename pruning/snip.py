@@ -3,15 +3,14 @@ based on Connection Sensitivity", Eq. 6), as compared in Frankle et al. 2021: sc
 starting weights (the rewind point times the current mask), with L the mean training loss over `--pruning_batches`
 batches; the lowest scores over all non-ignored prunable tensors are pruned."""
 
+from __future__ import annotations  # torch is imported by the functions that use it (fast start-up)
+
 import copy
 import itertools
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
-import torch
-
 from foundations.hparams import flag_name
-from models import base as models_base
 from pruning import ranking
 from pruning.mask import Mask
 
@@ -53,11 +52,13 @@ def scoring_copy(model, dtype=None):
 def batch_loss(model, batch: Tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     """The model's mean loss on one batch (x (B, C, H, W), y (B,)), in training mode."""
     x, y = batch
+    from models import base as models_base
     return model.loss_criterion(model(models_base.to_memory_format(x, model.memory_format)), y)
 
 
 def loss_gradients(model, weights: Dict[str, torch.Tensor], batches: List[Tuple]) -> Dict[str, torch.Tensor]:
     """dL/dw for every tensor in `weights`, L = the mean over `batches` of each batch's mean loss."""
+    import torch
     model.train()
     gradients = {name: torch.zeros_like(w) for name, w in weights.items()}
     for batch in batches:

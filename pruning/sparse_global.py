@@ -2,11 +2,11 @@
 Connectivity and the Lottery Ticket Hypothesis"): remove the smallest-magnitude surviving weights across all
 prunable layers together."""
 
+from __future__ import annotations  # torch is imported by the functions that use it (fast start-up)
+
 import math
 from dataclasses import dataclass
 from typing import Optional
-
-import torch
 
 from foundations import hparams
 from foundations.hparams import HparamsError
@@ -104,6 +104,7 @@ class Strategy(base.Strategy):
         counts). Ignored tensors keep their mask. Raises base.PruningExhausted (an HparamsError and a
         ValueError) if fewer than n + 1 weights can be pruned.
         """
+        import torch
         current_mask = Mask.ones_like(trained_model) if current_mask is None else current_mask
         remaining = sum(int(torch.count_nonzero(v)) for v in current_mask.values())
         number_to_prune = math.ceil(pruning_hparams.pruning_fraction * remaining)

@@ -2,10 +2,10 @@
 Sec. 2): every prunable tensor that is not ignored loses the same fraction of its own surviving weights, smallest
 trained magnitudes first, so each such tensor keeps (1 - f)^L of its weights after level L."""
 
+from __future__ import annotations  # torch is imported by the functions that use it (fast start-up)
+
 from dataclasses import dataclass
 from typing import Optional
-
-import torch
 
 from pruning import ranking
 from pruning.mask import Mask
@@ -36,6 +36,7 @@ class Strategy(ranking.RankingStrategy):
         """Each non-ignored prunable tensor with R surviving weights loses exactly ceil(f x R) of them (f exact, see
         pruning/ranking.py), those with the smallest |trained weight| (ties: first position first). Ignored tensors
         keep their mask; the result is a subset of `current_mask` with its keys."""
+        import torch
         mask = ranking.current_or_ones(current_mask, trained_model)
         state = trained_model.state_dict()
         for name in ranking.pool_names(pruning_hparams, trained_model):

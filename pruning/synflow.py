@@ -8,11 +8,11 @@ final count, reached exactly at step n). Scoring the level's starting weights (t
 mask), the lowest scores over all non-ignored prunable tensors are pruned.
 """
 
+from __future__ import annotations  # torch is imported by the functions that use it (fast start-up)
+
 import copy
 from dataclasses import dataclass
 from typing import Dict, Optional
-
-import torch
 
 from foundations.hparams import flag_name
 from pruning import ranking
@@ -37,6 +37,7 @@ class PruningHparams(ranking.FractionHparams):
 def linearized_copy(model):
     """A float64, eval-mode copy of `model` whose parameters and floating buffers are their absolute values, with
     gradients on the prunable weights only; returns (copy, {name: its prunable weight})."""
+    import torch
     model = copy.deepcopy(model).double().eval()
     with torch.no_grad():
         for tensor in model.state_dict().values():
@@ -53,6 +54,7 @@ def linearized_copy(model):
 def synaptic_flow(model, weights: Dict[str, torch.Tensor], input_shape) -> Dict[str, torch.Tensor]:
     """{name: |w * dR/dw|} for the linearized `model` (see `linearized_copy`) at its current weights, with
     R = sum(model(ones((1, *input_shape))))."""
+    import torch
     device = next(iter(weights.values())).device
     output = model(torch.ones((1, *input_shape), dtype=torch.float64, device=device))
     grads = torch.autograd.grad(output.sum(), list(weights.values()))
@@ -69,6 +71,7 @@ def scores(starting_model, input_shape) -> Dict[str, torch.Tensor]:
 def iterative_prune(pruning_hparams: PruningHparams, starting_model, current_mask: Mask, input_shape) -> Mask:
     """One level of iterative SynFlow (see the module docstring); returns the new mask (a subset of
     `current_mask`; ignored tensors keep theirs)."""
+    import torch
     names = ranking.pool_names(pruning_hparams, starting_model)
     model, weights = linearized_copy(starting_model)
     absolute = {name: w.detach().clone() for name, w in weights.items()}

@@ -9,7 +9,7 @@ from datasets import registry as datasets_registry
 from foundations.desc import Desc
 from foundations.hparams import DatasetHparams, HparamsError, ModelHparams, TrainingHparams, flag_name
 from foundations.step import Step
-from models import registry as models_registry
+from models import families
 from platforms.platform import get_platform
 from training import optimizers, precision
 
@@ -79,11 +79,12 @@ class TrainingDesc(Desc):
     def check_names(self) -> None:
         """Raise HparamsError for a well-formed but unknown name (model, initializer, dataset, optimizer, ...);
         what `--display_output_location` checks before it prints the folder."""
-        models_registry.validate(self.model_hparams)
+        families.check_names(self.model_hparams)
         check_names(self.dataset_hparams, self.training_hparams)
 
     def check_runnable(self, platform) -> None:
         """Raise HparamsError for any name or value that cannot run (unknown model or dataset, ...)."""
+        from models import registry as models_registry
         models_registry.validate(self.model_hparams)
         check_runnable(self.dataset_hparams, self.training_hparams, platform)
 

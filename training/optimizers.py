@@ -1,10 +1,10 @@
 """Optimizers and the learning-rate schedule of a training run, built from TrainingHparams."""
 
+from __future__ import annotations  # annotations name torch types; torch is imported when a run trains
+
 import bisect
 import math
 from typing import Optional
-
-import torch
 
 from foundations.hparams import HparamsError, TrainingHparams, flag_name
 from foundations.step import Step
@@ -49,6 +49,7 @@ def get_optimizer(training_hparams: TrainingHparams, model: torch.nn.Module) -> 
 
     Raises ValueError for any other optimizer name.
     """
+    import torch
     weight_decay = training_hparams.weight_decay or 0
     fast = implementation(model.parameters())
     if training_hparams.optimizer_name == 'sgd':
@@ -96,4 +97,5 @@ def lr_multiplier(training_hparams: TrainingHparams, iterations_per_epoch: int):
 def get_lr_schedule(training_hparams: TrainingHparams, optimizer: torch.optim.Optimizer,
                     iterations_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
     """A LambdaLR stepped once per iteration; the lr during iteration `it` is lr x lr_multiplier(it)."""
+    import torch
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_multiplier(training_hparams, iterations_per_epoch))

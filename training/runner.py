@@ -5,13 +5,13 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from cli import shared_args
-from datasets import registry as datasets_registry
 from foundations import seeds
 from foundations.runner import Runner
-from models import registry as models_registry
 from platforms import platform as current_platform
-from training import train
 from training.desc import TrainingDesc
+
+# The modules that train (datasets.registry's loaders, models.registry, training.train) import torch: they are
+# imported by the methods that work, so that parsing flags and --display_output_location do not pay for torch.
 
 
 def banner(title: str, display: str, output_location: str) -> str:
@@ -73,6 +73,7 @@ class TrainingRunner(Runner):
         print(self.output_location)
 
     def finished(self) -> bool:
+        from training import train
         return train.is_done(self.output_location, self.desc.dataset_hparams, self.desc.training_hparams)
 
     def run(self) -> None:
@@ -81,6 +82,9 @@ class TrainingRunner(Runner):
             self._run(platform)
 
     def _run(self, platform) -> None:
+        from datasets import registry as datasets_registry
+        from models import registry as models_registry
+        from training import train
         self.desc.check_runnable(platform)
         location = self.output_location
         primary = platform.is_primary_process

@@ -6,6 +6,8 @@ writes under `<trunk>/replicate_<r>/level_<L>/lottery_branch_<name>_<md5>/`, whe
 arguments (as the original does), for every level of `--levels` (e.g. `0-2,5-8,12`).
 """
 
+from __future__ import annotations  # modules that import torch are imported by the functions that use them
+
 import argparse
 import dataclasses
 import inspect
@@ -22,10 +24,8 @@ from foundations.runner import Runner
 from foundations.step import Step
 from lottery.branch.desc import BranchDesc, make_BranchDesc
 from lottery.desc import LotteryDesc
-from models import registry as models_registry
 from platforms import platform as current_platform
 from pruning.mask import Mask
-from training import train
 from training.runner import banner
 
 _BRANCH_TYPES = (str, float, int, bool)
@@ -74,8 +74,9 @@ def make_branch_hparams(branch_function) -> type:
     default becomes the field's. Raises ValueError otherwise.
     """
     fields = []
+    hints = typing.get_type_hints(branch_function)  # Resolves annotations written as strings (PEP 563 modules).
     for parameter in list(inspect.signature(branch_function).parameters.values())[1:]:
-        annotation = parameter.annotation
+        annotation = hints.get(parameter.name, parameter.annotation)
         if annotation is inspect.Parameter.empty:
             raise ValueError(f'Argument {parameter.name} needs a type annotation.')
         base_type = annotation
@@ -214,6 +215,7 @@ class Branch(Runner):
 
     def finished(self) -> bool:
         """Whether the branch folder of every requested level holds its final model and logger."""
+        from training import train
         dataset_hparams, training_hparams = self.training_recipe()
         return all(train.is_done(self.lottery_desc.run_path(root=self.job_platform.root, replicate=self.replicate,
                                                             pruning_level=level, experiment=self.experiment_name),
@@ -226,6 +228,7 @@ class Branch(Runner):
 
     def check_trunk(self) -> None:
         """Raise HparamsError naming `--levels` if a requested trunk level has not been trained."""
+        from training import train
         desc = self.lottery_desc
         for level in self.levels:
             location = self.level_location(level)
@@ -260,11 +263,13 @@ class Branch(Runner):
 
     def load_trunk_model(self, level, step: Step, outputs: Optional[int] = None):
         """The trunk's model saved at `step` in `level_<level>/main` (`level` may be `pretrain`)."""
+        from models import registry as models_registry
         return models_registry.load(self.level_location(level), step, self.lottery_desc.model_hparams,
                                     outputs=outputs or self.lottery_desc.train_outputs, seed=0)
 
     def train_branch(self, model, start_step: Step, dataset_hparams=None, training_hparams=None) -> None:
         """Train `model` in the branch folder with the trunk's (or the given) dataset and training hparams."""
+        from training import train
         trained = train.standard_train(model, self.branch_root, dataset_hparams or self.lottery_desc.dataset_hparams,
                                        training_hparams or self.lottery_desc.training_hparams,
                                        start_step=start_step, verbose=self.verbose,

@@ -26,14 +26,13 @@ Files, inside `level_<L>/lottery_branch_instability_<md5>/`:
   logger                          `instability,<k>,<pp>` for every spawn step k of the run
 """
 
+from __future__ import annotations  # modules that import torch are imported by the functions that use them
+
 import csv
 import dataclasses
 import io
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
-
-import torch
-import torch.nn as nn
 
 from datasets import registry as datasets_registry
 from foundations import paths, seeds
@@ -41,11 +40,7 @@ from foundations.hparams import Hparams, HparamsError
 from foundations.io import DamagedFile, atomic_write_text, torch_load
 from foundations.step import Step
 from lottery.branch import base
-from models import base as base_models
-from models import registry as models_registry
 from pruning.mask import Mask
-from pruning.pruned_model import PrunedModel
-from training import checkpointing, standard_callbacks, train
 from training.metric_logger import MetricLogger
 
 CHILDREN = ('child_a', 'child_b')
@@ -106,6 +101,7 @@ def interpolate_state(state_a: Dict[str, torch.Tensor], state_b: Dict[str, torch
     Integer buffers (BatchNorm's num_batches_tracked) come from state_a for alpha < 0.5, else state_b. Tensors
     named in `mask` are multiplied by it, so a pruned weight is zero at every alpha.
     """
+    import torch
     result = {}
     for name, a in state_a.items():
         b = state_b[name]
@@ -146,6 +142,9 @@ class FirstExamples:
 def recompute_batchnorm(model: nn.Module, loader) -> None:
     """Replace every BatchNorm layer's running mean and variance with the averages over one pass of `loader` in
     training mode (no gradients; the cumulative average, as torch does with momentum None). No-op without BatchNorm."""
+    import torch
+    import torch.nn as nn
+    from models import base as base_models
     layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not layers:
         return
@@ -229,7 +228,7 @@ class Branch(base.Branch):
         parse_noise_seeds(arguments.noise_seeds)
         Hparams.check_at_least(arguments.interpolation_points, 2, '--interpolation_points')
         Hparams.check_at_least(arguments.interpolation_train_examples, 1, '--interpolation_train_examples')
-        datasets_registry.get_module(desc.dataset_hparams.dataset_name)  # The epoch length needs a known dataset.
+        datasets_registry.check_name(desc.dataset_hparams.dataset_name)  # The epoch length needs a known dataset.
         start, end = desc.train_start_step, desc.train_end_step
         for step in parse_spawn_steps(arguments.spawn_step, start.iterations_per_epoch):
             if not start <= step < end:
@@ -277,6 +276,11 @@ class Branch(base.Branch):
     def train_trunk(self, steps: List[Step], mask: Mask) -> None:
         """Train the level's starting network from the rewind step to the last spawn step with the lottery run's
         recipe and data order, saving it at the rewind step and at every spawn step (resumes from checkpoint.pth)."""
+        from models import registry as models_registry
+        from pruning.pruned_model import PrunedModel
+        from training import checkpointing
+        from training import standard_callbacks
+        from training import train
         desc, location, platform = self.lottery_desc, self.trunk_root, self.job_platform
         start, last = desc.train_start_step, steps[-1]
         if not all(models_registry.exists(location, step) for step in [start] + steps):
@@ -303,6 +307,9 @@ class Branch(base.Branch):
     def train_child(self, step: Step, mask: Mask, location: str, noise_seed: int) -> None:
         """Train a copy of the trunk at `step` to the end of training with the noise of `noise_seed` (an ordinary
         run in `location`: it resumes from its checkpoint and is skipped when done)."""
+        from models import registry as models_registry
+        from pruning.pruned_model import PrunedModel
+        from training import train
         desc = self.lottery_desc
         model = PrunedModel(models_registry.load(self.trunk_root, step, desc.model_hparams,
                                                  outputs=desc.train_outputs, seed=0), mask)
@@ -323,6 +330,9 @@ class Branch(base.Branch):
     def interpolate(self, step: Step, location: str, mask: Mask, points: int, train_examples: int,
                     reset_batchnorm: bool) -> None:
         """Evaluate the networks between the two children; write interpolation.csv, then the spawn step's logger."""
+        from models import registry as models_registry
+        from pruning.pruned_model import PrunedModel
+        from training import standard_callbacks
         if os.path.exists(os.path.join(location, INTERPOLATION_FILE)) and MetricLogger.exists(location):
             read_interpolation(location)  # Readable, or DamagedFile (one line) before any work.
             read_instability(location)

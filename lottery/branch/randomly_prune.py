@@ -1,14 +1,11 @@
 """`randomly_prune`: train a random mask with the same sparsity as the trunk level's (Frankle & Carbin 2019,
 Sec. 4 ablation; Frankle et al. 2021, "Pruning Neural Networks at Initialization: Why Are We Missing the Mark?")."""
 
-import torch
+from __future__ import annotations  # modules that import torch are imported by the functions that use them
 
 from foundations.hparams import HparamsError
 from lottery.branch import base
-from models import registry as models_registry
 from pruning.mask import Mask
-from pruning.pruned_model import PrunedModel
-from utils import tensor_utils
 
 STRATEGIES = ('layerwise', 'global', 'even', 'identity')
 START_POINTS = ('rewind', 'init', 'end')
@@ -21,6 +18,8 @@ def random_mask(mask: Mask, strategy: str, seed: int) -> Mask:
       keeps its own density; global: all masks shuffled together, so only the total density is kept; even: every
       layer gets the overall density, at random positions; identity: `mask` unchanged.
     """
+    import torch
+    from utils import tensor_utils
     if strategy == 'layerwise':
         return Mask(tensor_utils.shuffle_state_dict(mask, seed=seed))
     if strategy == 'global':
@@ -52,6 +51,8 @@ class Branch(base.Branch):
         return 'Randomly prune the model.'
 
     def validate_arguments(self) -> None:
+        import torch
+        from models import registry as models_registry
         arguments = self.branch_hparams
         if arguments.strategy not in STRATEGIES:
             raise HparamsError(f'argument --strategy: invalid strategy {arguments.strategy!r}; '
@@ -72,6 +73,8 @@ class Branch(base.Branch):
 
     def branch_function(self, seed: int, strategy: str = 'layerwise', start_at: str = 'rewind',
                         layers_to_ignore: str = ''):
+        import torch
+        from pruning.pruned_model import PrunedModel
         mask = random_mask(Mask.load(self.level_root), strategy, seed)
         for name in layers_to_ignore.split(',') if layers_to_ignore else []:
             mask[name] = torch.ones_like(mask[name])

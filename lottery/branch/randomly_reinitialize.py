@@ -1,13 +1,13 @@
 """`randomly_reinitialize`: train the trunk level's mask from a fresh random initialisation (Frankle & Carbin 2019,
 Sec. 2: winning tickets lose their advantage when reinitialised)."""
 
+from __future__ import annotations  # modules that import torch are imported by the functions that use them
+
 from typing import Optional
 
 from foundations import seeds
 from lottery.branch import base
-from models import registry as models_registry
 from pruning.mask import Mask
-from pruning.pruned_model import PrunedModel
 
 
 class Branch(base.Branch):
@@ -23,6 +23,8 @@ class Branch(base.Branch):
         return 'Randomly reinitialize the model.'
 
     def branch_function(self, start_at_step_zero: bool = False, seed: Optional[int] = None):
+        from models import registry as models_registry
+        from pruning.pruned_model import PrunedModel
         desc = self.lottery_desc
         init_seed = seeds.derive_seed('randomly_reinitialize', self.replicate, self.level, seed)
         model = models_registry.get(desc.model_hparams, outputs=desc.train_outputs, seed=init_seed)

@@ -1,14 +1,13 @@
 """`retrain`: train the trunk level's ticket (same mask, same rewind point) with other dataset and training
 hyperparameters (`--retrain_d_*` and `--retrain_t_*`), e.g. to transfer a ticket to another dataset."""
 
+from __future__ import annotations  # modules that import torch are imported by the functions that use them
+
 from foundations.hparams import DatasetHparams, TrainingHparams
 from foundations.step import Step
 from datasets import registry as datasets_registry
 from lottery.branch import base
-from lottery.runner import transfer_weights
-from models import registry as models_registry
 from pruning.mask import Mask
-from pruning.pruned_model import PrunedModel
 from training.desc import check_runnable
 
 
@@ -33,6 +32,9 @@ class Branch(base.Branch):
 
     def branch_function(self, retrain_d: DatasetHparams, retrain_t: TrainingHparams,
                         start_at_step_zero: bool = False):
+        from lottery.runner import transfer_weights
+        from models import registry as models_registry
+        from pruning.pruned_model import PrunedModel
         desc = self.lottery_desc
         trunk_model = self.load_trunk_model(self.level, desc.train_start_step)
         outputs = datasets_registry.num_classes(retrain_d)
