@@ -9,8 +9,7 @@ Input (N, 3, H, W) float32 (224 x 224 for ImageNet); output (N, outputs) logits.
 import torch.nn as nn
 from torchvision.models import resnet as tv_resnet
 
-from foundations.hparams import TrainingHparams
-from models import base
+from models import base, families
 
 # Depth -> (block type, blocks per stage). D = 200 takes its block counts from He et al. 2016b ("Identity Mappings in
 # Deep Residual Networks") but, like the original OpenLTH, keeps torchvision's post-activation Bottleneck.
@@ -57,15 +56,12 @@ class ResNet(tv_resnet.ResNet):
                 nn.init.constant_(m.bias, 0)
 
 
-class Model(base.Model):
+class Model(families.ImagenetResnet, base.Model):
     """ImageNet ResNet (He et al. 2016) wrapped as `self.model`.
 
     plan: (block type, blocks per stage, width W), e.g. (Bottleneck, [3, 4, 6, 3], 64) for imagenet_resnet_50.
     outputs: number of classes (default 1000).
     """
-
-    name_grammar = (f'imagenet_resnet_<D>[_<W>] with D in {{{", ".join(str(d) for d in PLANS)}}} '
-                    'and width W > 0 (default 64)')
 
     def __init__(self, plan, initializer, outputs=None):
         super().__init__()
@@ -81,29 +77,11 @@ class Model(base.Model):
         return ['model.fc.weight', 'model.fc.bias']
 
     @staticmethod
-    def _parse(model_name):
-        """(D, W) for a valid name, else None."""
-        numbers = base.numbers_in_name(model_name, 'imagenet_resnet', 1, 2)
-        if numbers is None or numbers[0] not in PLANS:
-            return None
-        return numbers[0], numbers[1] if len(numbers) == 2 else 64
-
-    @staticmethod
-    def is_valid_model_name(model_name):
-        return Model._parse(model_name) is not None
-
-    @staticmethod
     def get_model_from_name(model_name, initializer, outputs=None):
         """Build `imagenet_resnet_D[_W]`; raises ValueError for an invalid name."""
-        parsed = Model._parse(model_name)
+        parsed = Model.parse(model_name)
         if parsed is None:
             raise ValueError(f'Invalid model name: {model_name}')
         depth, width = parsed
         block, layers = PLANS[depth]
         return Model((block, layers, width), initializer, outputs)
-
-    @staticmethod
-    def default_hparams():
-        return base.preset('imagenet_resnet_50', 'imagenet', 1024, TrainingHparams(
-            optimizer_name='sgd', momentum=0.9, milestone_steps='30ep,60ep,80ep', lr=0.4, gamma=0.1,
-            weight_decay=1e-4, training_steps='90ep', warmup_steps='5ep'))

@@ -51,8 +51,6 @@ class Branch(base.Branch):
         return 'Randomly prune the model.'
 
     def validate_arguments(self) -> None:
-        import torch
-        from models import registry as models_registry
         arguments = self.branch_hparams
         if arguments.strategy not in STRATEGIES:
             raise HparamsError(f'argument --strategy: invalid strategy {arguments.strategy!r}; '
@@ -63,7 +61,9 @@ class Branch(base.Branch):
         if arguments.start_at == 'init' and self.lottery_desc.pretraining:
             raise HparamsError('argument --start_at: init needs a trunk without pretraining or rewinding (its '
                                'step-0 weights are the pretraining run\'s); use rewind or end')
-        if arguments.layers_to_ignore:
+        if arguments.layers_to_ignore:  # Tensor names: only a model (on the meta device) can check them.
+            import torch
+            from models import registry as models_registry
             with torch.device('meta'):
                 names = models_registry.get(self.lottery_desc.model_hparams).prunable_layer_names
             for name in arguments.layers_to_ignore.split(','):
