@@ -278,9 +278,7 @@ class Branch(base.Branch):
         recipe and data order, saving it at the rewind step and at every spawn step (resumes from checkpoint.pth)."""
         from models import registry as models_registry
         from pruning.pruned_model import PrunedModel
-        from training import checkpointing
-        from training import standard_callbacks
-        from training import train
+        from training import checkpointing, standard_callbacks, train
         desc, location, platform = self.lottery_desc, self.trunk_root, self.job_platform
         start, last = desc.train_start_step, steps[-1]
         if not all(models_registry.exists(location, step) for step in [start] + steps):
