@@ -67,7 +67,8 @@ def folder(platform) -> str:
 
 def _present(root: str) -> bool:
     """Whether every file of the python version exists in `root/cifar-10-batches-py`."""
-    return all(os.path.isfile(os.path.join(root, BASE_FOLDER, name)) for name in TRAIN_FILES + TEST_FILES + (META_FILE,))
+    names = TRAIN_FILES + TEST_FILES + (META_FILE,)
+    return all(os.path.isfile(os.path.join(root, BASE_FOLDER, name)) for name in names)
 
 
 def ensure_available(platform) -> None:

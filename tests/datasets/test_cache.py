@@ -142,7 +142,7 @@ def test_same_size_new_content_with_restored_mtime_is_rebuilt(toy):
     assert toy.builds == 2
 
 
-def test_source_of_another_size_is_rebuilt_and_replaced_files_removed(toy, monkeypatch):
+def test_source_of_another_size_is_rebuilt_and_replaced_files_removed(toy):
     toy.load()
     old_files = set(os.listdir(toy.cache_folder))
     with open(toy.source, 'ab') as f:
@@ -244,7 +244,8 @@ def test_a_source_changing_during_the_build_leaves_no_cache(toy):
         arrays = toy.decode()
         write_source(toy.source, seed=1)  # Rewritten while being read.
         return arrays
-    examples, _ = cache.load(toy.folder, 'train', [toy.source], build)
+    served = cache.load(toy.folder, 'train', [toy.source], build)
+    assert served[0].tobytes() == toy.data  # What was read...
     assert not os.path.exists(os.path.join(toy.cache_folder, 'train.json'))
     assert_equal_arrays(toy.load(), toy.decode())  # Built again, from the new content.
     assert toy.builds == 2
