@@ -11,6 +11,10 @@ the reference every run pays anyway) and then times, until both splits are InMem
   * warm: the cache is fresh: the sources are stat'ed and the cached arrays memory-mapped, no torchvision.
 Data: the embedded MNIST, the fake CIFAR-10 of tests/conftest.py (50,000 + 500 random images) and a full-size fake
 CIFAR-10 (50,000 + 10,000), in a temporary dataset folder. Prints medians and the ratio reference / warm.
+Measured on the 2-core development VM (medians of 5, after `import torch` ~1.2-1.4 s): MNIST reference 1.40 s, cold
+1.66 s, rehash 0.17 s, warm 0.040 s (35x); fake CIFAR-10 (50,000 + 500) 1.34 / 1.97 / 0.15 / 0.041 s (32x);
+full-size fake CIFAR-10 1.51 / 2.04 / 0.16 / 0.038 s (39x). Warm is mostly importing our own modules: mapping the
+arrays takes about 2 ms.
 """
 
 import argparse
