@@ -18,7 +18,6 @@ from typing import Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-import torchvision.transforms.functional as TF
 
 # The random streams of the dataset transformations (the original's) ------------------------------------------------
 
@@ -99,6 +98,14 @@ class InMemoryDataset:
         self.crop_padding = crop_padding
         self._subsampled = False
 
+    @classmethod
+    def channels_first(cls, examples: np.ndarray, labels: np.ndarray, num_classes: int, mean: Sequence[float],
+                       std: Sequence[float], augment: bool = False) -> 'InMemoryDataset':
+        """A dataset over uint8 examples already laid out (N, C, H, W) (e.g. memory-mapped from datasets/cache.py),
+        without copying them: transformations replace `examples` with new tensors or write into writable arrays."""
+        return cls(torch.from_numpy(examples).permute(0, 2, 3, 1), torch.from_numpy(labels), num_classes, mean, std,
+                   augment=augment)
+
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
@@ -133,6 +140,7 @@ class InMemoryDataset:
         small_size = [int(h / blur_factor), int(w / blur_factor)]
         if min(small_size) < 1:
             raise ValueError(f'blur_factor {blur_factor} is too large for {h}x{w} images.')
+        import torchvision.transforms.functional as TF  # Only blurring needs torchvision (a second to import).
         chunks = [TF.resize(TF.resize(chunk, small_size, antialias=True), [h, w], antialias=True)
                   for chunk in self.examples.split(chunk_size)]
         self.examples = torch.cat(chunks)

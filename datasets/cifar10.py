@@ -6,18 +6,19 @@ missing it is downloaded with torchvision if the platform allows it, and otherwi
 saying where to put it. The files are checked (images per file, rows of 3,072 bytes, one label per image) before any
 result is written; a damaged file is named in one line. Normalisation uses the ImageNet mean and std, as the
 original does; training augmentation is a random crop with 4 pixels of zero padding and a random horizontal flip.
+
+The decoded splits are cached in `<dataset_root>/cifar10/open_lth_cache/` (datasets/cache.py): torchvision is imported
+only to build that cache (or to download the dataset), not to read it.
 """
 
 import contextlib
+import functools
 import os
 import pickle
 
 import numpy as np
-import torch
-import torchvision
-from PIL import Image
 
-from datasets import base, classic
+from datasets import base, cache, classic
 from datasets.errors import DatasetUnavailable
 from foundations.io import DamagedFile
 from platforms.platform import get_platform
@@ -31,19 +32,32 @@ IMAGES_PER_TRAINING_FILE = 10000
 SOURCE = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
 
 
-class _CIFAR10(torchvision.datasets.CIFAR10):
-    """torchvision's reader, checking that the files exist rather than their MD5 (so that test fixtures in the
-    real on-disk format, and re-pickled copies, load)."""
+# The files of the python version (torchvision's CIFAR10.base_folder, train_list, test_list and meta['filename'];
+# tests/datasets/test_cache.py checks that they agree), so that finding them needs no torchvision import.
+BASE_FOLDER = 'cifar-10-batches-py'
+TRAIN_FILES = ('data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4', 'data_batch_5')
+TEST_FILES = ('test_batch',)
+META_FILE = 'batches.meta'
+META_KEY = 'label_names'
 
-    def _check_integrity(self) -> bool:
-        files = [name for name, _ in self.train_list + self.test_list] + [self.meta['filename']]
-        return all(os.path.isfile(os.path.join(self.root, self.base_folder, name)) for name in files)
 
-    def _load_meta(self) -> None:
-        """The class names from batches.meta (torchvision's version insists on the official file's MD5)."""
-        with open(os.path.join(self.root, self.base_folder, self.meta['filename']), 'rb') as f:
-            self.classes = pickle.load(f, encoding='latin1')[self.meta['key']]
-        self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
+@functools.cache
+def reader_class() -> type:
+    """torchvision's CIFAR10 reader, checking that the files exist rather than their MD5 (so that test fixtures in
+    the real on-disk format, and re-pickled copies, load). Built on first use: importing torchvision takes a second."""
+    import torchvision
+
+    class _CIFAR10(torchvision.datasets.CIFAR10):
+        def _check_integrity(self) -> bool:
+            return _present(self.root)
+
+        def _load_meta(self) -> None:
+            """The class names from batches.meta (torchvision's version insists on the official file's MD5)."""
+            with open(os.path.join(self.root, self.base_folder, self.meta['filename']), 'rb') as f:
+                self.classes = pickle.load(f, encoding='latin1')[self.meta['key']]
+            self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
+
+    return _CIFAR10
 
 
 def folder(platform) -> str:
@@ -51,21 +65,25 @@ def folder(platform) -> str:
     return os.path.join(platform.dataset_root, 'cifar10')
 
 
+def _present(root: str) -> bool:
+    """Whether every file of the python version exists in `root/cifar-10-batches-py`."""
+    names = TRAIN_FILES + TEST_FILES + (META_FILE,)
+    return all(os.path.isfile(os.path.join(root, BASE_FOLDER, name)) for name in names)
+
+
 def ensure_available(platform) -> None:
     """Make sure `cifar-10-batches-py` exists, downloading it if allowed; raise DatasetUnavailable otherwise."""
     root = folder(platform)
-    probe = _CIFAR10.__new__(_CIFAR10)
-    probe.root = root
-    if probe._check_integrity():
+    if _present(root):
         return
     if platform.allow_download and platform.is_primary_process:
         try:
             with open(os.devnull, 'w') as devnull, contextlib.redirect_stdout(devnull):
-                _CIFAR10(root=root, train=True, download=True)
+                reader_class()(root=root, train=True, download=True)
         except Exception:  # noqa: BLE001 - any network failure means the same thing to the user
             pass
     platform.barrier()
-    if not probe._check_integrity():
+    if not _present(root):
         raise DatasetUnavailable(
             f'CIFAR-10 not found: {where_to_put(platform)}, or set OPEN_LTH_DATASET_ROOT to a folder that holds '
             f'cifar10/cifar-10-batches-py')
@@ -99,35 +117,43 @@ def check_file(path: str, training: bool, fix: str) -> None:
 def _check_files(platform, train: bool) -> None:
     """Raise DamagedFile naming the first damaged file of the split (read only when the split did not load)."""
     fix = f'replace the whole folder: {where_to_put(platform)}'
-    base_folder = os.path.join(folder(platform), _CIFAR10.base_folder)
-    for name, _ in (_CIFAR10.train_list if train else _CIFAR10.test_list):
+    base_folder = os.path.join(folder(platform), BASE_FOLDER)
+    for name in (TRAIN_FILES if train else TEST_FILES):
         check_file(os.path.join(base_folder, name), train, fix)
-    meta = os.path.join(base_folder, _CIFAR10.meta['filename'])
+    meta = os.path.join(base_folder, META_FILE)
     try:
         with open(meta, 'rb') as f:
-            pickle.load(f, encoding='latin1')[_CIFAR10.meta['key']]
+            pickle.load(f, encoding='latin1')[META_KEY]
     except Exception:  # noqa: BLE001
         raise DamagedFile(meta, 'it is not the CIFAR-10 class list (truncated or another file)', fix) from None
 
 
-def _read(platform, train: bool) -> _CIFAR10:
-    """torchvision's reader over the split; raises DatasetUnavailable or DamagedFile (naming the file)."""
-    ensure_available(platform)
+def _decode(platform, train: bool) -> cache.Arrays:
+    """torchvision's reader over the split: (examples uint8 (N, 3, 32, 32), labels int64 (N,)) NumPy; raises
+    DamagedFile naming a damaged file."""
     try:
-        data = _CIFAR10(root=folder(platform), train=train, download=False)
+        data = reader_class()(root=folder(platform), train=train, download=False)
     except Exception:  # noqa: BLE001 - torchvision's reader fails in many ways on a damaged file: find which
         _check_files(platform, train)
         raise
     expected = NUM_TRAIN_EXAMPLES if train else None
     if len(data.data) == 0 or (expected is not None and len(data.data) != expected):
         _check_files(platform, train)
-    return data
+    return data.data.transpose(0, 3, 1, 2), np.array(data.targets, dtype=np.int64)
+
+
+def _read(platform, train: bool) -> cache.Arrays:
+    """(examples uint8 (N, 3, 32, 32), labels int64 (N,)) of a split, from the cache when it is fresh; raises
+    DatasetUnavailable or DamagedFile (naming the file)."""
+    ensure_available(platform)
+    names = (TRAIN_FILES if train else TEST_FILES) + (META_FILE,)
+    sources = [os.path.join(folder(platform), BASE_FOLDER, name) for name in names]
+    return cache.load(folder(platform), 'train' if train else 'test', sources, lambda: _decode(platform, train))
 
 
 def _load(platform, train: bool, augment: bool) -> base.InMemoryDataset:
-    data = _read(platform, train)
-    examples = torch.from_numpy(data.data)  # (N, 32, 32, 3) uint8
-    return base.InMemoryDataset(examples, data.targets, NUM_CLASSES, MEAN, STD, augment=augment)
+    examples, labels = _read(platform, train)
+    return base.InMemoryDataset.channels_first(examples, labels, NUM_CLASSES, MEAN, STD, augment=augment)
 
 
 def get_train_set(platform, use_augmentation: bool) -> base.InMemoryDataset:
@@ -160,20 +186,23 @@ class Dataset(classic.ImageDataset):
 
     @staticmethod
     def get_train_set(use_augmentation: bool) -> 'Dataset':
+        import torchvision
         augment = [torchvision.transforms.RandomHorizontalFlip(), torchvision.transforms.RandomCrop(32, padding=4)]
-        data = _read(get_platform(), train=True)
-        return Dataset(data.data, np.array(data.targets), augment if use_augmentation else [])
+        examples, labels = _read(get_platform(), train=True)
+        return Dataset(examples.transpose(0, 2, 3, 1), labels, augment if use_augmentation else [])
 
     @staticmethod
     def get_test_set() -> 'Dataset':
-        data = _read(get_platform(), train=False)
-        return Dataset(data.data, np.array(data.targets))
+        examples, labels = _read(get_platform(), train=False)
+        return Dataset(examples.transpose(0, 2, 3, 1), labels)
 
     def __init__(self, examples, labels, image_transforms=None):
+        import torchvision
         super().__init__(examples, labels, image_transforms or [],
                          [torchvision.transforms.Normalize(list(MEAN), list(STD))])
 
-    def example_to_image(self, example) -> Image.Image:
+    def example_to_image(self, example) -> 'PIL.Image.Image':  # noqa: F821
+        from PIL import Image
         return Image.fromarray(example)
 
 

@@ -11,6 +11,9 @@ otherwise.
 Differences from the original (README.md, "Where open_lth differs"): `blur` works (down- and up-sampling with the
 image's real height and width), `unsupervised_rotation` turns each image by exactly label x 90 degrees, a seed of 0
 shuffles like any other seed, and without a seed all processes of a distributed job share one order.
+
+torchvision and PIL are imported by the methods that use them (transforms, images), not with this module: reading
+the built-in datasets needs neither (importing torchvision takes a second).
 """
 
 import abc
@@ -19,12 +22,9 @@ from typing import Optional
 
 import numpy as np
 import torch
-import torchvision
-from PIL import Image
+import torch.utils.data
 
 from platforms import platform as current_platform
-
-QUARTER_TURNS = {1: Image.Transpose.ROTATE_90, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_270}
 
 
 class Dataset(abc.ABC, torch.utils.data.Dataset):
@@ -104,7 +104,7 @@ class ImageDataset(Dataset):
     joint tensor transforms, and returns `(tensor, label)`."""
 
     @abc.abstractmethod
-    def example_to_image(self, example) -> Image.Image:
+    def example_to_image(self, example) -> 'PIL.Image.Image':  # noqa: F821
         """The PIL image of one stored example."""
 
     def __init__(self, examples, labels, image_transforms=None, tensor_transforms=None,
@@ -118,6 +118,7 @@ class ImageDataset(Dataset):
 
     def __getitem__(self, index):
         if not self._composed:
+            import torchvision
             self._composed = torchvision.transforms.Compose(
                 self._image_transforms + [torchvision.transforms.ToTensor()] + self._tensor_transforms)
         example, label = self._examples[index], self._labels[index]
@@ -146,15 +147,18 @@ class _Blur:
     def __init__(self, blur_factor: float):
         self.blur_factor = blur_factor
 
-    def __call__(self, image: Image.Image) -> Image.Image:
+    def __call__(self, image: 'PIL.Image.Image') -> 'PIL.Image.Image':  # noqa: F821
+        import torchvision.transforms.functional
         w, h = image.size
         small = torchvision.transforms.functional.resize(image, [int(h / self.blur_factor), int(w / self.blur_factor)])
         return torchvision.transforms.functional.resize(small, [h, w])
 
 
-def _rotate(image: Image.Image, label):
+def _rotate(image: 'PIL.Image.Image', label):  # noqa: F821
+    from PIL import Image
     turns = int(label)
-    return (image.transpose(QUARTER_TURNS[turns]) if turns else image), label
+    quarter_turns = {1: Image.Transpose.ROTATE_90, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_270}
+    return (image.transpose(quarter_turns[turns]) if turns else image), label
 
 
 # Samplers and the loader ------------------------------------------------------------------------------------------
@@ -261,6 +265,7 @@ def _crop_and_flip(image_transforms, height: int, width: int) -> Optional[tuple]
     padding plus a random horizontal flip (in either order); None otherwise."""
     if not image_transforms:
         return False, 0
+    import torchvision
     kinds = {type(t) for t in image_transforms}
     if len(image_transforms) != 2 or kinds != {torchvision.transforms.RandomCrop,
                                                torchvision.transforms.RandomHorizontalFlip}:
@@ -278,6 +283,7 @@ def _normalization(tensor_transforms, channels: int) -> Optional[tuple]:
     """(mean, std) of the tensor transforms if they are nothing or one Normalize; None otherwise."""
     if not tensor_transforms:
         return (0.0,) * channels, (1.0,) * channels
+    import torchvision
     if len(tensor_transforms) != 1 or not isinstance(tensor_transforms[0], torchvision.transforms.Normalize):
         return None
     normalize = tensor_transforms[0]
@@ -307,6 +313,7 @@ def in_memory_version(dataset):
     normalization = _normalization(dataset._tensor_transforms, channels)
     if augmentation is None or normalization is None:
         return None
+    import torchvision
     for i in (0, len(examples) - 1):
         try:
             pixels = torchvision.transforms.functional.pil_to_tensor(dataset.example_to_image(dataset._examples[i]))

@@ -4,16 +4,17 @@
 Read with `torchvision.datasets.FashionMNIST` from `<dataset_root>/fashion_mnist/FashionMNIST/raw/` (the four IDX
 files; gzip-compressed copies there are decompressed first). It is not shipped with this repository: when the files
 are missing they are downloaded with torchvision if the platform allows it, and otherwise the run stops with a
-message saying where to put them.
+message saying where to put them. The decoded splits are cached in `<dataset_root>/fashion_mnist/open_lth_cache/`
+(datasets/cache.py): torchvision is imported only to build that cache (or to download), not to read it.
 """
 
 import contextlib
 import gzip
 import os
 
-import torchvision
+import numpy as np
 
-from datasets import base
+from datasets import base, cache
 from datasets.errors import DatasetUnavailable
 from foundations.io import atomic_write_bytes
 
@@ -24,6 +25,7 @@ NUM_TEST_EXAMPLES = 10000
 NUM_CLASSES = 10
 
 FILES = ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')
+SPLIT_FILES = {True: FILES[:2], False: FILES[2:]}
 
 
 def folder(platform) -> str:
@@ -59,6 +61,7 @@ def ensure_available(platform) -> None:
         return
     if platform.allow_download and platform.is_primary_process:
         try:
+            import torchvision
             with open(os.devnull, 'w') as devnull, contextlib.redirect_stdout(devnull):
                 torchvision.datasets.FashionMNIST(root=folder(platform), train=True, download=True)
         except Exception:  # noqa: BLE001 - any network failure means the same thing to the user
@@ -71,10 +74,19 @@ def ensure_available(platform) -> None:
             f'or set OPEN_LTH_DATASET_ROOT to a folder that holds fashion_mnist/FashionMNIST/raw')
 
 
+def _decode(platform, train: bool) -> cache.Arrays:
+    """torchvision's FashionMNIST reader: (examples uint8 (N, 1, 28, 28), labels int64 (N,)) NumPy."""
+    import torchvision  # Only to build the cache: about a second to import.
+    data = torchvision.datasets.FashionMNIST(root=folder(platform), train=train, download=False)
+    return data.data.numpy()[:, None], data.targets.numpy().astype(np.int64)
+
+
 def _load(platform, train: bool) -> base.InMemoryDataset:
     ensure_available(platform)
-    data = torchvision.datasets.FashionMNIST(root=folder(platform), train=train, download=False)
-    return base.InMemoryDataset(data.data, data.targets, NUM_CLASSES, MEAN, STD, augment=False)
+    sources = [os.path.join(raw_folder(platform), name) for name in SPLIT_FILES[train]]
+    examples, labels = cache.load(folder(platform), 'train' if train else 'test', sources,
+                                  lambda: _decode(platform, train))
+    return base.InMemoryDataset.channels_first(examples, labels, NUM_CLASSES, MEAN, STD, augment=False)
 
 
 def get_train_set(platform, use_augmentation: bool) -> base.InMemoryDataset:

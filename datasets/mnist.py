@@ -5,8 +5,11 @@ OpenLTH use). When those files are missing, the copy embedded in this repository
 official files gzip-compressed) is decompressed there after checking each file's official MD5: no network needed.
 
 Before anything is read, each file's size is checked against the official one, and its MD5 too unless a previous
-check recorded the same size and modification time in `.open_lth_md5_verified.json` beside it (so the MD5 is
-computed once per file, not at every start).
+check recorded the same size, modification and status-change times and inode in `.open_lth_md5_verified.json`
+beside it (so the MD5 is computed once per file, not at every start).
+
+The decoded splits are cached in `<dataset_root>/mnist/open_lth_cache/` (datasets/cache.py): torchvision is imported
+only to build that cache, not to read it.
 """
 
 import gzip
@@ -14,10 +17,10 @@ import hashlib
 import json
 import os
 
-import torchvision
-from PIL import Image
+import numpy as np
+import torch
 
-from datasets import base, classic
+from datasets import base, cache, classic
 from foundations.io import DamagedFile, FileProblem, atomic_write_bytes, atomic_write_text
 from platforms.platform import get_platform
 
@@ -37,6 +40,8 @@ OFFICIAL_SIZE = {  # bytes: a 16-byte (images) or 8-byte (labels) IDX header, th
     't10k-labels-idx1-ubyte': 10008,
 }
 VERDICTS = '.open_lth_md5_verified.json'
+SPLIT_FILES = {True: ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
+               False: ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')}
 REINSTALL = 'delete it and run the same command again to reinstall the embedded MNIST'
 
 MEAN = (0.1307,)
@@ -87,7 +92,8 @@ def _md5(path: str) -> str:
 
 def check_installed(dataset_root: str) -> None:
     """Raise DamagedFile naming the first MNIST file in the raw folder that is not the official one: a wrong size
-    (truncated, or another dataset), or a wrong MD5. MD5 verdicts are remembered by (size, modification time) in
+    (truncated, or another dataset), or a wrong MD5. MD5 verdicts are remembered by (size, modification time,
+    status-change time, inode: a file rewritten with its size and modification time restored is checked again) in
     `.open_lth_md5_verified.json` (not written when the folder is read-only: then the MD5 is computed each time)."""
     folder = raw_folder(dataset_root)
     verdicts = _read_verdicts(folder)
@@ -98,7 +104,7 @@ def check_installed(dataset_root: str) -> None:
         if stat.st_size != OFFICIAL_SIZE[name]:
             raise DamagedFile(path, f'it has {stat.st_size} bytes where the official MNIST file has '
                                     f'{OFFICIAL_SIZE[name]}', REINSTALL)
-        stamp = [stat.st_size, stat.st_mtime_ns]
+        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
         if verdicts.get(name) == stamp:
             continue
         if _md5(path) != md5:
@@ -112,15 +118,27 @@ def check_installed(dataset_root: str) -> None:
             pass  # A read-only dataset folder: check again next time.
 
 
-def _read(platform, train: bool) -> torchvision.datasets.MNIST:
-    install_embedded_copy(platform.dataset_root)
-    check_installed(platform.dataset_root)
-    return torchvision.datasets.MNIST(root=os.path.join(platform.dataset_root, 'mnist'), train=train, download=False)
+def _decode(dataset_root: str, train: bool) -> cache.Arrays:
+    """The split as torchvision's MNIST reads it: (examples uint8 (N, 1, 28, 28), labels int64 (N,)) NumPy."""
+    import torchvision  # Only to build the cache: about a second to import.
+    data = torchvision.datasets.MNIST(root=os.path.join(dataset_root, 'mnist'), train=train, download=False)
+    return data.data.numpy()[:, None], data.targets.numpy().astype(np.int64)
+
+
+def _read(platform, train: bool) -> cache.Arrays:
+    """(examples uint8 (N, 1, 28, 28), labels int64 (N,)) of a split, from the cache when it is fresh; the files are
+    installed and checked first. Raises DamagedFile naming a damaged file."""
+    root = platform.dataset_root
+    install_embedded_copy(root)
+    check_installed(root)
+    sources = [os.path.join(raw_folder(root), name) for name in SPLIT_FILES[train]]
+    return cache.load(os.path.join(root, 'mnist'), 'train' if train else 'test', sources,
+                      lambda: _decode(root, train))
 
 
 def _load(platform, train: bool) -> base.InMemoryDataset:
-    data = _read(platform, train)
-    return base.InMemoryDataset(data.data, data.targets, NUM_CLASSES, MEAN, STD, augment=False)
+    examples, labels = _read(platform, train)
+    return base.InMemoryDataset.channels_first(examples, labels, NUM_CLASSES, MEAN, STD, augment=False)
 
 
 def get_train_set(platform, use_augmentation: bool) -> base.InMemoryDataset:
@@ -152,19 +170,21 @@ class Dataset(classic.ImageDataset):
 
     @staticmethod
     def get_train_set(use_augmentation: bool) -> 'Dataset':
-        data = _read(get_platform(), train=True)  # No augmentation, as in the original.
-        return Dataset(data.data, data.targets)
+        examples, labels = _read(get_platform(), train=True)  # No augmentation, as in the original.
+        return Dataset(torch.from_numpy(examples[:, 0]), labels)
 
     @staticmethod
     def get_test_set() -> 'Dataset':
-        data = _read(get_platform(), train=False)
-        return Dataset(data.data, data.targets)
+        examples, labels = _read(get_platform(), train=False)
+        return Dataset(torch.from_numpy(examples[:, 0]), labels)
 
     def __init__(self, examples, labels):
+        import torchvision
         tensor_transforms = [torchvision.transforms.Normalize(mean=list(MEAN), std=list(STD))]
         super().__init__(examples, labels, [], tensor_transforms)
 
-    def example_to_image(self, example) -> Image.Image:
+    def example_to_image(self, example) -> 'PIL.Image.Image':  # noqa: F821
+        from PIL import Image
         return Image.fromarray(example.numpy())
 
 

@@ -104,3 +104,20 @@ def test_truncated_cifar_file(cifar_root, tmp_path, monkeypatch, results_root, c
     status, out, err = run_cli(CIFAR_LOTTERY, capsys)
     assert_one_line_error(status, out, err, f'damaged file {path}: it is not ', 'put the python version of CIFAR-10')
     assert not os.path.exists(results_root)
+
+
+def test_mnist_rewritten_with_its_modification_time_restored_is_still_checked(mnist_copy, results_root, capsys):
+    """The MD5 verdict also records the status-change time and inode, which no program can restore: a label changed
+    in place with the old modification time put back is found before the cached (decoded) MNIST is served."""
+    run_cli(MNIST_LOTTERY, capsys)  # The MD5 verdicts and the decoded cache are written.
+    shutil.rmtree(results_root)
+    path = os.path.join(mnist.raw_folder(mnist_copy), 'train-labels-idx1-ubyte')
+    stat = os.stat(path)
+    with open(path, 'r+b') as f:
+        f.seek(5000)
+        f.write(b'\x09' if f.read(1) != b'\x09' else b'\x08')
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    status, out, err = run_cli(MNIST_LOTTERY, capsys)
+    assert_one_line_error(status, out, err, f"damaged file {path}: its MD5 is not the official MNIST file's",
+                          'reinstall the embedded MNIST')
+    assert not os.path.exists(results_root)
