@@ -43,6 +43,10 @@ def _initializer(model_hparams: ModelHparams, prefix: Optional[str] = None):
     return base.init_fn_from(weight_init, bn_init)
 
 
+def _no_initialization(module: nn.Module) -> None:
+    """The initializer of models built on the meta device (see `get`)."""
+
+
 def _frozen_exceptions(model_hparams: ModelHparams):
     text = model_hparams.others_frozen_exceptions
     return [name for name in text.split(',')] if text else []
@@ -71,6 +75,10 @@ def get(model_hparams: ModelHparams, outputs: Optional[int] = None, seed: Option
     """
     model_class = family(model_hparams.model_name, flag_name('model_name', prefix))
     init_fn = _initializer(model_hparams, prefix)
+    if torch.get_default_device().type == 'meta':
+        # Built for its shapes and names only (validation, pruning counts): there are no values to initialise, and
+        # initialising meta tensors goes through torch's reference kernels, whose first use costs about a second.
+        init_fn = _no_initialization
 
     if seed is None:
         model = model_class.get_model_from_name(model_hparams.model_name, init_fn, outputs)
