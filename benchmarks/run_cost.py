@@ -31,7 +31,11 @@ ResNet-20 seconds per iteration at batch 128 on fake CIFAR-10-shaped data, ours 
 both from benchmarks/gpu_speed.py (`ours` and `baseline`, device cpu, fp32).
 
 `OMP_NUM_THREADS` is left as it is (or set to `--threads` for every command and this process) and printed, as is
-the load average before and after: this machine may be shared.
+the load average before and after: this machine may be shared. `OMP_WAIT_POLICY` is PASSIVE for both sides (what
+open_lth.py sets for itself): with OpenMP's default, idle threads spin, and on a busy machine the spinning made
+the baseline's epoch twice as slow (20.6 s against 9.0 s for 1 epoch on the 2-core VM at load 3), which measures
+the machine's load, not the code. `--wait_policy=unset` runs every command with the variable unset instead (the
+original's real behaviour; ours still sets PASSIVE for itself).
 """
 
 import argparse
@@ -86,6 +90,7 @@ def timed(argv, env) -> tuple:
 
 
 def environment(results_root: str, dataset_root: str, threads) -> dict:
+    """This process's environment (OMP_WAIT_POLICY as `main` set it) with the run's folders and thread count."""
     env = dict(os.environ, OPEN_LTH_ROOT=results_root, OPEN_LTH_DATASET_ROOT=dataset_root, OPEN_LTH_OFFLINE='1')
     if threads is not None:
         env['OMP_NUM_THREADS'] = str(threads)
@@ -292,13 +297,20 @@ def main() -> None:
     parser.add_argument('--quick', action='store_true', help='2 repeats and short in-process figures')
     parser.add_argument('--threads', type=int, default=None, help='set OMP_NUM_THREADS for every command')
     parser.add_argument('--skip_inprocess', action='store_true', help='only the whole-command table')
+    parser.add_argument('--wait_policy', choices=['PASSIVE', 'unset'], default='PASSIVE',
+                        help='OMP_WAIT_POLICY for every command and this process (default PASSIVE)')
     args = parser.parse_args()
     repeats = args.repeats or (2 if args.quick else 5)
     if args.threads is not None:
         os.environ['OMP_NUM_THREADS'] = str(args.threads)
+    if args.wait_policy == 'unset':
+        os.environ.pop('OMP_WAIT_POLICY', None)
+    else:
+        os.environ['OMP_WAIT_POLICY'] = args.wait_policy
     python = sys.executable
     git = subprocess.run(['git', 'log', '-1', '--format=%h %s'], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    print(f'== {os.cpu_count()} CPUs; OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "unset")}; '
+    print(f'== {os.cpu_count()} CPUs; OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "unset")}, '
+          f'OMP_WAIT_POLICY={os.environ.get("OMP_WAIT_POLICY", "unset")}; '
           f'load average before: {load_average()}')
     print(f'== python {sys.version.split()[0]} ({python}); commit {git.stdout.strip()[:70]}', flush=True)
     with tempfile.TemporaryDirectory(prefix='run_cost_') as folder:
