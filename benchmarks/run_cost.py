@@ -265,10 +265,10 @@ def lenet_epochs(folder: str, repeats: int) -> None:
     m = {key: median(values) for key, values in times.items()}
     print(f'\n== LeNet-300-100, one training epoch of MNIST ({ipe} iterations, batch 128, no evaluation), '
           f'in-process, median of {repeats}')
-    print(f'ours (training.train.train, in-memory loader)   {m["ours"]:6.2f} s   {m["ours"] / m["bare"]:.2f}x the bare '
-          f'loop')
-    print(f'bare loop (random tensors, same model and SGD)  {m["bare"]:6.2f} s   1.00x (the limit)')
-    print(f'original-style (per-sample PIL, DataLoader)     {m["original"]:6.2f} s   baseline / ours: '
+    print(f'{"ours (training.train.train, in-memory loader)":<48} {m["ours"]:6.2f} s   '
+          f'{m["ours"] / m["bare"]:.2f}x the bare loop')
+    print(f'{"bare loop (random tensors, same model and SGD)":<48} {m["bare"]:6.2f} s   1.00x (the limit)')
+    print(f'{"original-style (per-sample PIL, DataLoader)":<48} {m["original"]:6.2f} s   baseline / ours: '
           f'{m["original"] / m["ours"]:.2f}x')
 
 
@@ -286,8 +286,8 @@ def resnet_iterations(folder: str, quick: bool) -> None:
                                    warmup, iterations)
     print(f'\n== cifar_resnet_20, batch 128, fp32, CPU ({iterations} timed iterations after {warmup}; '
           f'benchmarks/gpu_speed.py ours/baseline)')
-    print(f'ours                                     {1 / per_second:6.3f} s/it')
-    print(f'original-style (PIL crop+flip, DataLoader) {1 / reference:6.3f} s/it   baseline / ours: '
+    print(f'{"ours (training.train.train)":<44} {1 / per_second:6.3f} s/it')
+    print(f'{"original-style (PIL crop+flip, DataLoader)":<44} {1 / reference:6.3f} s/it   baseline / ours: '
           f'{per_second / reference:.2f}x')
 
 
