@@ -62,6 +62,30 @@ def shared_random_seed(world_size: int) -> int:
     return seed
 
 
+# Evaluation batches -----------------------------------------------------------------------------------------------
+
+# Float32 input bytes per evaluation batch, by device type. Evaluation (no gradients, the model in eval mode) runs on
+# whole loader batches grouped into larger ones: on a GPU large batches keep the device busy; on a CPU the best size
+# is small (a LeNet epoch of MNIST's test set is fastest near 500-2,000 examples, while ResNet-20 gets slower above
+# 128-256 CIFAR images as its activations leave the caches), so 2 MiB there: 640 MNIST images, 128 CIFAR ones.
+EVALUATION_BATCH_BYTES = {'cpu': 2 * 2 ** 20, 'cuda': 32 * 2 ** 20}
+DEFAULT_EVALUATION_BATCH_BYTES = 2 * 2 ** 20
+
+
+def evaluation_batch_bytes(device) -> int:
+    """The input bytes per evaluation batch on `device` (`EVALUATION_BATCH_BYTES`, 2 MiB for other devices)."""
+    return EVALUATION_BATCH_BYTES.get(torch.device(device).type, DEFAULT_EVALUATION_BATCH_BYTES)
+
+
+def evaluation_batches(loader) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+    """The (x, y) batches to evaluate a model on `loader`: the loader's `evaluation_batches()` when it has them
+    (ours: every example of a pass exactly once, with the pass's augmentation, in fewer and larger batches), otherwise
+    the loader's own batches (any iterable loader, e.g. the original's DataLoader or ImageNet's)."""
+    if hasattr(loader, 'evaluation_batches'):
+        return loader.evaluation_batches()
+    return iter(loader)
+
+
 # In-memory datasets -----------------------------------------------------------------------------------------------
 
 
@@ -241,6 +265,21 @@ class ShardedLoader:
         """(iteration, (x, y)) for every batch of the pass from iteration `start` on."""
         raise NotImplementedError
 
+    def evaluation_groups(self, example_bytes: int, batch_bytes: int):
+        """This process's epoch positions of a whole pass, in groups of k = max(1, batch_bytes // (batch_size x
+        example_bytes)) consecutive batches: together exactly the positions `batches()` visits, each once.
+
+        Yields a slice (one process) or an int64 tensor of positions (the shares of k batches, when distributed).
+        """
+        group = max(1, batch_bytes // max(1, self.batch_size * example_bytes))
+        for first in range(0, self.iterations_per_epoch, group):
+            last = min(first + group, self.iterations_per_epoch)
+            if self.world_size == 1:
+                yield slice(first * self.batch_size, min(last * self.batch_size, self._num_examples))
+            else:
+                yield torch.cat([torch.arange(*self.share(it).indices(self._num_examples))
+                                 for it in range(first, last)])
+
 
 class Loader(ShardedLoader):
     """Iterates over an InMemoryDataset: `for x, y in loader` with x float32 (B, C, H, W) normalised and y int64
@@ -283,6 +322,18 @@ class Loader(ShardedLoader):
             crops, flips = (self._crops[share], self._flips[share]) if self.augment else (None, None)
             yield it, self.make_batch(self._order[share], crops, flips)
 
+    def evaluation_batches(self, batch_bytes: Optional[int] = None) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+        """The examples of a whole pass (this process's share), with the pass's order and augmentation, in batches of
+        about `batch_bytes` of float32 input (default: `evaluation_batch_bytes(device)`; always whole loader batches,
+        at least one): `--batch_size` sets the training batches only. x (B, C, H, W), y (B,) as `batches`."""
+        batch_bytes = evaluation_batch_bytes(self.device) if batch_bytes is None else batch_bytes
+        example_bytes = self.dataset.examples[0].numel() * 4
+        for positions in self.evaluation_groups(example_bytes, batch_bytes):
+            if not isinstance(positions, slice):
+                positions = positions.to(self.device)
+            crops, flips = (self._crops[positions], self._flips[positions]) if self.augment else (None, None)
+            yield self.make_batch(self._order[positions], crops, flips)
+
     def make_batch(self, indices: torch.Tensor, crops: Optional[torch.Tensor] = None,
                    flips: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """Gather, augment and normalise one batch.
@@ -321,6 +372,16 @@ class TensorLoader(ShardedLoader):
         for it in range(start, self.iterations_per_epoch):
             indices = self._order[self.share(it)]
             yield it, (self.examples.index_select(0, indices), self.labels.index_select(0, indices))
+
+    def evaluation_batches(self, batch_bytes: Optional[int] = None) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+        """As `Loader.evaluation_batches`: a whole pass in batches of about `batch_bytes` of examples."""
+        batch_bytes = evaluation_batch_bytes(self.device) if batch_bytes is None else batch_bytes
+        example_bytes = self.examples[0].numel() * self.examples.element_size() if len(self.examples) else 1
+        for positions in self.evaluation_groups(example_bytes, batch_bytes):
+            if not isinstance(positions, slice):
+                positions = positions.to(self.device)
+            indices = self._order[positions]
+            yield self.examples.index_select(0, indices), self.labels.index_select(0, indices)
 
 
 def make_loader(dataset: InMemoryDataset, batch_size: int, train: bool, platform) -> Loader:

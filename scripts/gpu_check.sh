@@ -5,7 +5,8 @@
 #   2. LeNet-300-100 on MNIST for 2 epochs, with and without --apex_fp16 (final accuracy and wall time);
 #   3. benchmarks/gpu_speed.py: cifar_resnet_20 at batch 128, our loop in fp32 / --apex_fp16 / bf16 with and without
 #      --compile against an original-style baseline (PIL transforms in a DataLoader, DataParallel), the projected
-#      160-epoch time, and LeNet replicates per hour with 1, 8 and 32 concurrent replicates.
+#      160-epoch time, and LeNet replicates per hour with 1, 8 and 32 concurrent replicates;
+#   4. benchmarks/evaluation_speed.py: test-set evaluation in large batches against batch by batch.
 # Usage: scripts/gpu_check.sh   (uses .venv/bin/python if present, else python3; needs no network)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,5 +34,7 @@ done
 
 echo "== benchmarks/gpu_speed.py ($(date +%T))"
 timeout 420 $PY benchmarks/gpu_speed.py --device cuda
+echo "== benchmarks/evaluation_speed.py ($(date +%T))"
+timeout 60 $PY benchmarks/evaluation_speed.py --device cuda || echo "evaluation_speed.py did not finish"
 echo "== done ($(date +%T))"
 rm -rf "$WORK"

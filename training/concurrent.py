@@ -27,6 +27,7 @@ from typing import List, Optional, Sequence
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 
+from datasets import base as datasets_base
 from foundations.step import Step
 from platforms import platform as current_platform
 from pruning.pruned_model import PrunedModel, mask_buffer_name
@@ -333,8 +334,8 @@ class _StackedTraining:
         params = {name: p * self.masks[name] if name in self.masks else p for name, p in self.params.items()}
         totals = torch.zeros(len(self.replicas), 3, dtype=torch.float64, device=self.dtype_device)
         template.eval()
-        with torch.no_grad():
-            for examples, labels in loader:
+        with torch.inference_mode():
+            for examples, labels in datasets_base.evaluation_batches(loader):
                 n = labels.shape[0]
                 if n == 0:
                     continue

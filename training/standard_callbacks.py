@@ -84,17 +84,22 @@ def create_timekeeper_callback(verbose: bool = True, *, platform=None):
 
 
 def evaluate(model: torch.nn.Module, loader, platform=None):
-    """(mean loss, accuracy, example count) of `model` over every batch of `loader`, summed across processes.
+    """(mean loss, accuracy, example count) of `model` over every example of `loader`, summed across processes.
 
     Loss is the model's criterion (mean cross-entropy) weighted by batch size; accuracy is a fraction in [0, 1].
+    The model is in eval mode and runs under `torch.inference_mode()` (no autograd graph); a loader with
+    `evaluation_batches()` (ours, datasets/base.py) is read in large batches independent of `--batch_size`: the
+    correct count is exactly that of batch-by-batch evaluation, the loss equal to float rounding (each batch's mean is
+    rounded in float32).
     """
     platform = current_platform.resolve(platform)
     inner = checkpointing.unwrap(model)  # Parameters are in sync across processes: no DDP collectives needed.
     totals = torch.zeros(3, dtype=torch.float64, device=platform.torch_device)  # loss sum, correct, count
     memory_format = inner.memory_format
     inner.eval()
-    with torch.no_grad():
-        for examples, labels in loader:
+    batches = loader.evaluation_batches() if hasattr(loader, 'evaluation_batches') else loader
+    with torch.inference_mode():
+        for examples, labels in batches:
             n = labels.shape[0]
             if n == 0:  # This process's share of a small last batch can be empty.
                 continue
