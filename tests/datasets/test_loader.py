@@ -283,3 +283,26 @@ def test_loader_rejects_bad_arguments():
         base.Loader(make_dataset(10), 0, train=True)
     with pytest.raises(ValueError, match='rank'):
         base.Loader(make_dataset(10), 4, train=True, rank=2, world_size=2)
+
+
+def test_normalised_copy_gives_the_per_batch_values_bit_for_bit(monkeypatch):
+    """Without augmentation a small dataset is normalised once; batches equal the per-batch normalisation exactly
+    (torchvision's ToTensor + Normalize, tested above), also after the dataset's examples are replaced."""
+    dataset = base.InMemoryDataset(random_images(300, 28, 28, 1)[..., 0], np.arange(300), 300, (0.1307,),
+                                   (0.3081,))
+    loader = base.Loader(dataset, 64, train=True)
+    loader.shuffle(5)
+    copied = all_batches(loader)
+    assert loader._normalised_examples is not None and loader._normalised_examples.shape == (300, 1, 28, 28)
+    monkeypatch.setattr(base, 'NORMALISED_COPY_BYTES', 0)  # too large: normalised batch by batch
+    fresh = base.Loader(dataset, 64, train=True)
+    fresh.shuffle(5)
+    per_batch = all_batches(fresh)
+    assert fresh._normalised_examples is None
+    assert len(copied) == len(per_batch) == 5
+    for (it_a, x_a, y_a), (it_b, x_b, y_b) in zip(copied, per_batch):
+        assert it_a == it_b and torch.equal(x_a, x_b) and torch.equal(y_a, y_b)
+    monkeypatch.setattr(base, 'NORMALISED_COPY_BYTES', 256 * 2 ** 20)
+    dataset.examples = dataset.examples.flip(2).contiguous()  # a transformation replaces the tensor
+    x, _ = loader.make_batch(torch.arange(3))
+    assert torch.equal(x, loader.normalise(dataset.examples[:3]))
