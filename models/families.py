@@ -11,7 +11,7 @@ imported (so a family registered at run time is seen).
 """
 
 import sys
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from foundations.hparams import DatasetHparams, HparamsError, ModelHparams, TrainingHparams, flag_name
 
@@ -27,6 +27,15 @@ def numbers_in_name(model_name: str, family: str, min_numbers: int, max_numbers:
     if not all(part.isascii() and part.isdigit() and int(part) > 0 for part in numbers):
         return None
     return [int(part) for part in numbers]
+
+
+def depth_and_width(model_name: str, family: str, valid_depth, default_width: int) -> Optional[Tuple[int, int]]:
+    """(D, W) of a `<family>_<D>[_<W>]` name whose depth passes `valid_depth(D)`, W defaulting to `default_width`;
+    None for any other name."""
+    numbers = numbers_in_name(model_name, family, 1, 2)
+    if numbers is None or not valid_depth(numbers[0]):
+        return None
+    return numbers[0], numbers[1] if len(numbers) == 2 else default_width
 
 
 def preset(model_name: str, dataset_name: str, batch_size: int, training_hparams: TrainingHparams,
@@ -87,10 +96,7 @@ class CifarResnet(Family):
     @staticmethod
     def parse(model_name):
         """(D, W) for a valid name, else None."""
-        numbers = numbers_in_name(model_name, 'cifar_resnet', 1, 2)
-        if numbers is None or numbers[0] <= 2 or (numbers[0] - 2) % 6 != 0:
-            return None
-        return numbers[0], numbers[1] if len(numbers) == 2 else 16
+        return depth_and_width(model_name, 'cifar_resnet', lambda depth: depth > 2 and (depth - 2) % 6 == 0, 16)
 
     @staticmethod
     def is_valid_model_name(model_name):
@@ -127,10 +133,7 @@ class ImagenetResnet(Family):
     @staticmethod
     def parse(model_name):
         """(D, W) for a valid name, else None."""
-        numbers = numbers_in_name(model_name, 'imagenet_resnet', 1, 2)
-        if numbers is None or numbers[0] not in ImagenetResnet.DEPTHS:
-            return None
-        return numbers[0], numbers[1] if len(numbers) == 2 else 64
+        return depth_and_width(model_name, 'imagenet_resnet', lambda depth: depth in ImagenetResnet.DEPTHS, 64)
 
     @staticmethod
     def is_valid_model_name(model_name):
