@@ -10,6 +10,7 @@ A family registered only in `models.registry.registered_models` (the original's 
 imported (so a family registered at run time is seen).
 """
 
+import dataclasses
 import sys
 from typing import List, Optional, Tuple
 
@@ -169,7 +170,6 @@ def get_default_hparams(model_name: str):
 
     Raises HparamsError naming `--default_hparams` for an unknown name.
     """
-    import dataclasses
     preset_desc = family(model_name, '--default_hparams').default_hparams()
     preset_desc.model_hparams = dataclasses.replace(preset_desc.model_hparams, model_name=model_name)
     return preset_desc
@@ -184,14 +184,10 @@ def recipe_layers_to_ignore(model_name: str) -> Optional[str]:
     return None
 
 
-def check_names(model_hparams: ModelHparams, prefix: Optional[str] = None) -> None:
-    """Raise HparamsError (naming the flag) for an unknown model, initializer or frozen-exception name.
-
-    Names are checked against the families and the initializer registries without building a model; only
-    `--others_frozen_exceptions`, which names tensors, builds one (on the meta device, see models.registry.validate).
-    """
+def check_initializer_names(model_hparams: ModelHparams, prefix: Optional[str] = None) -> None:
+    """Raise HparamsError (naming the flag and the registered names) for an unknown `--model_init` or
+    `--batchnorm_init`."""
     from models import bn_initializers, initializers
-    family(model_hparams.model_name, flag_name('model_name', prefix))
     checks = [('model_init', 'initializer', initializers.registered_initializers),
               ('batchnorm_init', 'batchnorm initializer', bn_initializers.registered_bn_initializers)]
     for field, what, registered in checks:
@@ -199,6 +195,16 @@ def check_names(model_hparams: ModelHparams, prefix: Optional[str] = None) -> No
         if value not in registered:
             raise HparamsError(f'argument {flag_name(field, prefix)}: no {what} {value!r}; choose from: '
                                f'{", ".join(registered)}')
+
+
+def check_names(model_hparams: ModelHparams, prefix: Optional[str] = None) -> None:
+    """Raise HparamsError (naming the flag) for an unknown model, initializer or frozen-exception name.
+
+    Names are checked against the families and the initializer registries without building a model; only
+    `--others_frozen_exceptions`, which names tensors, builds one (on the meta device, see models.registry.validate).
+    """
+    family(model_hparams.model_name, flag_name('model_name', prefix))
+    check_initializer_names(model_hparams, prefix)
     if model_hparams.others_frozen_exceptions:
         from models import registry
         registry.validate(model_hparams, prefix)

@@ -4,7 +4,6 @@ A family is a `models.base.Model` subclass; adding one is one file plus one entr
 family whose `is_valid_model_name` accepts a name builds it.
 """
 
-import dataclasses
 import os
 from typing import Optional
 
@@ -15,7 +14,7 @@ from foundations import paths
 from foundations.hparams import HparamsError, ModelHparams, flag_name
 from foundations.io import DamagedFile, torch_load
 from foundations.step import Step
-from models import base, bn_initializers, cifar_resnet, cifar_vgg, imagenet_resnet, initializers, mnist_lenet
+from models import base, bn_initializers, cifar_resnet, cifar_vgg, families, imagenet_resnet, initializers, mnist_lenet
 
 registered_models = [mnist_lenet.Model, cifar_resnet.Model, cifar_vgg.Model, imagenet_resnet.Model]
 
@@ -30,17 +29,10 @@ def family(model_name: str, flag: str = '--model_name'):
 
 
 def _initializer(model_hparams: ModelHparams, prefix: Optional[str] = None):
-    weight_init = initializers.registered_initializers.get(model_hparams.model_init)
-    if weight_init is None:
-        raise HparamsError(f'argument {flag_name("model_init", prefix)}: no initializer '
-                           f'{model_hparams.model_init!r}; choose from: '
-                           f'{", ".join(initializers.registered_initializers)}')
-    bn_init = bn_initializers.registered_bn_initializers.get(model_hparams.batchnorm_init)
-    if bn_init is None:
-        raise HparamsError(f'argument {flag_name("batchnorm_init", prefix)}: no batchnorm initializer '
-                           f'{model_hparams.batchnorm_init!r}; choose from: '
-                           f'{", ".join(bn_initializers.registered_bn_initializers)}')
-    return base.init_fn_from(weight_init, bn_init)
+    """The `module.apply` function of the weight and BatchNorm initializers; raises HparamsError for unknown names."""
+    families.check_initializer_names(model_hparams, prefix)
+    return base.init_fn_from(initializers.registered_initializers[model_hparams.model_init],
+                             bn_initializers.registered_bn_initializers[model_hparams.batchnorm_init])
 
 
 def _no_initialization(module: nn.Module) -> None:
@@ -156,8 +148,7 @@ def strip_module_prefix(state_dict: dict) -> dict:
 def get_default_hparams(model_name: str):
     """The family's `LotteryDesc` preset with `model_name` substituted (e.g. cifar_resnet_56 keeps its name).
 
-    Raises HparamsError naming `--default_hparams` for an unknown name.
+    Raises HparamsError naming `--default_hparams` for an unknown name. (models.families.get_default_hparams, which
+    looks the family up here once this module is imported.)
     """
-    preset = family(model_name, '--default_hparams').default_hparams()
-    preset.model_hparams = dataclasses.replace(preset.model_hparams, model_name=model_name)
-    return preset
+    return families.get_default_hparams(model_name)

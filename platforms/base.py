@@ -215,7 +215,7 @@ class Platform(Hparams):
             job()
             return
         import torch
-        if not self.is_distributed or torch.distributed.is_initialized():
+        if torch.distributed.is_initialized():
             job()
             return
         if self.torch_device.type == 'cuda':
