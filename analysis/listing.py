@@ -39,11 +39,11 @@ def preset_diff(desc, presets: Dict[str, object]) -> Optional[List[str]]:
     """The hyperparameters of a TrainingDesc or LotteryDesc that differ from its model's `--default_hparams`
     preset, as flags would set them (`lr=0.05`, `rewinding_steps=500it`, `pretrain_lr=0.2`); None when the model
     has no preset. `presets` caches presets by model name."""
-    from models import registry as models_registry
+    from models import families
     model_name = desc.model_hparams.model_name
     if model_name not in presets:
         try:
-            presets[model_name] = models_registry.get_default_hparams(model_name)
+            presets[model_name] = families.get_default_hparams(model_name)
         except Exception:  # noqa: BLE001 - unknown family: no preset to compare with.
             presets[model_name] = None
     preset = presets[model_name]

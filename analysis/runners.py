@@ -34,6 +34,7 @@ class ListRunner(Runner):
     """`list`: one line per experiment under the results root (see analysis/listing.py)."""
 
     reads_only = True
+    uses_devices = False
 
     def __init__(self, root: str, as_json: bool = False):
         self.root = root
@@ -69,6 +70,8 @@ class ListRunner(Runner):
 
 class ReportRunner(Runner):
     """`report`: the table, CSV files and figures of one experiment (see analysis/report.py)."""
+
+    uses_devices = False
 
     def __init__(self, root: str, experiment: Optional[str], descs: list, show_layers: bool = False):
         self.root = root

@@ -22,6 +22,9 @@ class Runner(abc.ABC):
     platform = None
     # A runner that only reads results (`list`) runs even where the results folder cannot be written.
     reads_only = False
+    # A runner that trains or evaluates models; with several GPUs visible and no torchrun, the local platform runs it
+    # in one worker process per GPU (platforms/launch.py). Runners that only read and write result files do not.
+    uses_devices = True
 
     @property
     def job_platform(self):

@@ -13,11 +13,12 @@ class Platform(base.Platform):
     def run_sweep(self, tasks, runners) -> int:
         """As base.Platform, except that with `--concurrent` the replicates train together in this process
         (cli/concurrent.py, on one device), and that with several GPUs visible and no torchrun, one worker process
-        per GPU runs the sweep as under torchrun (platforms/launch.py)."""
+        per GPU runs the sweep as under torchrun (platforms/launch.py), unless its runners use no device (`list`,
+        `report`)."""
         if len(runners) > 1 and getattr(tasks[0].args, 'concurrent', False):
             from cli.concurrent import concurrent_runner
             return super().run_sweep(tasks, [concurrent_runner(runners)])
         from platforms import launch
-        if not runners[0].reads_only and launch.wants_workers(self):
+        if runners[0].uses_devices and launch.wants_workers(self):
             return launch.run_workers(functools.partial(super().run_sweep, tasks, runners), launch.visible_devices())
         return super().run_sweep(tasks, runners)
