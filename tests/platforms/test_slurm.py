@@ -101,8 +101,9 @@ def wait_for(condition, timeout=240):
 def test_a_preempted_job_is_requeued_and_resumes(tmp_path, capsys, monkeypatch):
     """SLURM sends USR2 before preempting a job; submitit calls our checkpoint hook and requeues the job, which
     resumes from checkpoint.pth: the files equal an uninterrupted run's and no finished level is trained again."""
+    # Levels 2-6 leave seconds of work after level 1's first checkpoint, so USR2 arrives while the job still runs.
     argv = ['lottery'] + [a for a in TINY if a != '--quiet'] + ['--model_name=mnist_lenet_10',
-                                                                '--training_steps=2ep', '--levels=2']
+                                                                '--training_steps=2ep', '--levels=6']
     slurm_root, local_root = str(tmp_path / 'slurm'), str(tmp_path / 'local')
     logs = str(tmp_path / 'logs')
     out = run_in(slurm_root, argv + SLURM_LOCAL + ['--no_slurm_wait', f'--slurm_logs={logs}'], capsys, monkeypatch)
