@@ -103,8 +103,9 @@ def learning_curves(curves: pd.DataFrame, remaining: Dict[int, float], title: st
                         color=line.get_color(), alpha=0.15)
     ax.set_xlabel('Training iteration')
     ax.set_ylabel('Test accuracy (%)')
-    ax.set_title(_wrap(title) + '\nmain (IMP) runs; mean over replicates, shaded: one sample standard '
-                 'deviation', fontsize=9)
+    several = curves.groupby(['level', 'iteration'])['replicate'].nunique().gt(1).any()
+    shading = 'shaded: one sample standard deviation' if several else 'one replicate: no shading'
+    ax.set_title(_wrap(title) + f'\nmain (IMP) runs; mean over replicates, {shading}', fontsize=9)
     return _finish(fig, ax, legend_loc='lower right')['png']
 
 

@@ -291,3 +291,15 @@ def test_a_folder_whose_logger_has_no_test_metrics_is_left_out_not_damaged(copy,
     # Its values go to the instability section (tests/analysis/test_report_instability.py checks it in full).
     assert [line.split()[2:] for line in out.splitlines() if line.startswith('    1 ') and 'it ' in line] == \
         [['0it', '1.50', '1'], ['10it', '0.25', '1']]
+
+
+@pytest.mark.parametrize('replicates, note', [([1], 'one replicate: no shading'),
+                                              ([1, 2], 'shaded: one sample standard deviation')])
+def test_learning_curves_say_what_the_shading_is(replicates, note, monkeypatch):
+    import pandas as pd
+    from analysis import figures
+    monkeypatch.setattr(figures, '_finish', lambda fig, ax, **kwargs: {'png': ax.get_title()})
+    curves = pd.DataFrame([{'level': level, 'replicate': r, 'iteration': it, 'value': 0.9 + 0.01 * r}
+                           for level in (0, 1) for r in replicates for it in (0, 100)])
+    title = figures.learning_curves(curves, {0: 100.0, 1: 80.0}, 'lottery_x')
+    assert title.endswith(f'main (IMP) runs; mean over replicates, {note}')
