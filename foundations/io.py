@@ -99,6 +99,15 @@ def _write_failed(path: str, error: OSError) -> WriteFailed:
     return WriteFailed(f'cannot write {path}: {reason}; {kept}: {fix}, then run the same command again to resume')
 
 
+TEMPORARY_PREFIX, TEMPORARY_SUFFIX = '.', '.tmp'  # `.<name>.<random>.tmp`: a file being written atomically.
+
+
+def is_being_written(file_name: str) -> bool:
+    """Whether `file_name` is the temporary file of an atomic write in progress (or left by a killed one): another
+    process may rename or remove it at any moment, so readers of a folder skip it."""
+    return file_name.startswith(TEMPORARY_PREFIX) and file_name.endswith(TEMPORARY_SUFFIX)
+
+
 def atomic_write_bytes(path: str, data: bytes) -> None:
     """Write `data` to `path` atomically (temp file + fsync + os.replace), creating the folder if needed.
 
@@ -109,7 +118,8 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
     tmp = None
     try:
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.', suffix='.tmp')
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=TEMPORARY_PREFIX + os.path.basename(path) + '.',
+                                   suffix=TEMPORARY_SUFFIX)
         os.chmod(tmp, _file_mode())
         with os.fdopen(fd, 'wb') as f:
             f.write(data)

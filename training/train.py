@@ -10,7 +10,7 @@ from tqdm import tqdm
 from datasets import registry as datasets_registry
 from foundations import paths
 from foundations.hparams import DatasetHparams, TrainingHparams
-from foundations.io import DamagedFile, torch_load
+from foundations.io import DamagedFile, is_being_written, torch_load
 from foundations.step import Step
 from models import base
 from platforms import platform as current_platform
@@ -174,7 +174,8 @@ def check_files(output_location: str, end_iteration: Optional[int] = None) -> No
     """
     if not os.path.isdir(output_location):
         return
-    names = sorted(os.listdir(output_location))
+    # Another process of the job (the primary one) may be writing here right now: its temporary files are skipped.
+    names = sorted(name for name in os.listdir(output_location) if not is_being_written(name))
     stats = [os.stat(os.path.join(output_location, name)) for name in names]
     state = tuple((name, stat.st_size, stat.st_mtime_ns) for name, stat in zip(names, stats))
     key = (output_location, end_iteration)
