@@ -265,12 +265,15 @@ class ShardedLoader:
         """(iteration, (x, y)) for every batch of the pass from iteration `start` on."""
         raise NotImplementedError
 
-    def evaluation_groups(self, example_bytes: int, batch_bytes: int):
+    def evaluation_groups(self, example_bytes: int, batch_bytes: Optional[int] = None):
         """This process's epoch positions of a whole pass, in groups of k = max(1, batch_bytes // (batch_size x
         example_bytes)) consecutive batches: together exactly the positions `batches()` visits, each once.
+        batch_bytes: default `evaluation_batch_bytes(self.device)`.
 
-        Yields a slice (one process) or an int64 tensor of positions (the shares of k batches, when distributed).
+        Yields a slice (one process) or an int64 tensor of positions on `self.device` (the shares of k batches, when
+        distributed).
         """
+        batch_bytes = evaluation_batch_bytes(self.device) if batch_bytes is None else batch_bytes
         group = max(1, batch_bytes // max(1, self.batch_size * example_bytes))
         for first in range(0, self.iterations_per_epoch, group):
             last = min(first + group, self.iterations_per_epoch)
@@ -278,7 +281,7 @@ class ShardedLoader:
                 yield slice(first * self.batch_size, min(last * self.batch_size, self._num_examples))
             else:
                 yield torch.cat([torch.arange(*self.share(it).indices(self._num_examples))
-                                 for it in range(first, last)])
+                                 for it in range(first, last)]).to(self.device)
 
 
 # Float32 bytes up to which a loader that does not augment keeps its whole dataset normalised (see Loader).
@@ -348,11 +351,8 @@ class Loader(ShardedLoader):
         """The examples of a whole pass (this process's share), with the pass's order and augmentation, in batches of
         about `batch_bytes` of float32 input (default: `evaluation_batch_bytes(device)`; always whole loader batches,
         at least one): `--batch_size` sets the training batches only. x (B, C, H, W), y (B,) as `batches`."""
-        batch_bytes = evaluation_batch_bytes(self.device) if batch_bytes is None else batch_bytes
         example_bytes = self.dataset.examples[0].numel() * 4
         for positions in self.evaluation_groups(example_bytes, batch_bytes):
-            if not isinstance(positions, slice):
-                positions = positions.to(self.device)
             crops, flips = (self._crops[positions], self._flips[positions]) if self.augment else (None, None)
             yield self.make_batch(self._order[positions], crops, flips)
 
@@ -399,11 +399,8 @@ class TensorLoader(ShardedLoader):
 
     def evaluation_batches(self, batch_bytes: Optional[int] = None) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
         """As `Loader.evaluation_batches`: a whole pass in batches of about `batch_bytes` of examples."""
-        batch_bytes = evaluation_batch_bytes(self.device) if batch_bytes is None else batch_bytes
         example_bytes = self.examples[0].numel() * self.examples.element_size() if len(self.examples) else 1
         for positions in self.evaluation_groups(example_bytes, batch_bytes):
-            if not isinstance(positions, slice):
-                positions = positions.to(self.device)
             indices = self._order[positions]
             yield self.examples.index_select(0, indices), self.labels.index_select(0, indices)
 

@@ -13,6 +13,7 @@ import time
 import torch
 from tqdm import tqdm
 
+from datasets import base as datasets_base
 from foundations.step import Step
 from models import base
 from platforms import platform as current_platform
@@ -97,9 +98,8 @@ def evaluate(model: torch.nn.Module, loader, platform=None):
     totals = torch.zeros(3, dtype=torch.float64, device=platform.torch_device)  # loss sum, correct, count
     memory_format = inner.memory_format
     inner.eval()
-    batches = loader.evaluation_batches() if hasattr(loader, 'evaluation_batches') else loader
     with torch.inference_mode():
-        for examples, labels in batches:
+        for examples, labels in datasets_base.evaluation_batches(loader):
             n = labels.shape[0]
             if n == 0:  # This process's share of a small last batch can be empty.
                 continue
